@@ -1,0 +1,93 @@
+"""The list envelope every Nexudus listing returns, read once per response and checked."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from tap_nexudus_jobs.errors import NexudusResponseError
+
+if t.TYPE_CHECKING:
+    import requests
+
+_CACHE_ATTRIBUTE = "_nexudus_listing_envelope"
+
+
+@dataclass(frozen=True)
+class ListingEnvelope:
+    """The parts of a listing response the tap relies on."""
+
+    records: list[dict[str, t.Any]]
+    current_page: int | None
+    has_next_page: bool
+    total_items: int | None
+    total_pages: int | None
+    order_field: str | None
+    sort_direction: int | None
+
+
+def listing_envelope(response: requests.Response) -> ListingEnvelope:
+    """Parse and check a listing response; cached on the response (it is read twice)."""
+    cached = getattr(response, _CACHE_ATTRIBUTE, None)
+    if isinstance(cached, ListingEnvelope):
+        return cached
+    envelope = _parse(response)
+    setattr(response, _CACHE_ATTRIBUTE, envelope)
+    return envelope
+
+
+def _parse(response: requests.Response) -> ListingEnvelope:
+    where = _describe_page(response)
+    try:
+        payload = response.json()
+    except ValueError:
+        content_type = response.headers.get("Content-Type", "no content type")
+        msg = f"{where}: the body is not JSON ({content_type}, {len(response.content)} bytes)"
+        raise NexudusResponseError(msg) from None
+    if not isinstance(payload, dict):
+        msg = f"{where}: expected a JSON object, got {type(payload).__name__}"
+        raise NexudusResponseError(msg)
+    records = payload.get("Records")
+    if not isinstance(records, list):
+        state = "missing" if records is None else f"a {type(records).__name__}"
+        msg = f"{where}: 'Records' is {state}, expected a list"
+        raise NexudusResponseError(msg)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or type(record.get("Id")) is not int:
+            msg = f"{where}: record #{index + 1} has no integer 'Id'"
+            raise NexudusResponseError(msg)
+    current_page = _optional_int(payload, "CurrentPage", where)
+    total_pages = _optional_int(payload, "TotalPages", where)
+    has_next = payload.get("HasNextPage")
+    if has_next is None and current_page is not None and total_pages is not None:
+        has_next = current_page < total_pages
+    if not isinstance(has_next, bool):
+        msg = f"{where}: 'HasNextPage' is {'missing' if has_next is None else 'not a boolean'}"
+        raise NexudusResponseError(msg)
+    order_field = payload.get("CurrentOrderField")
+    return ListingEnvelope(
+        records=records,
+        current_page=current_page,
+        has_next_page=has_next,
+        total_items=_optional_int(payload, "TotalItems", where),
+        total_pages=total_pages,
+        order_field=order_field if isinstance(order_field, str) else None,
+        sort_direction=_optional_int(payload, "CurrentSortDirection", where),
+    )
+
+
+def _optional_int(payload: dict[str, t.Any], key: str, where: str) -> int | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if type(value) is not int:
+        msg = f"{where}: '{key}' is {value!r}, expected an integer"
+        raise NexudusResponseError(msg)
+    return value
+
+
+def _describe_page(response: requests.Response) -> str:
+    url = urlsplit(response.url or "")
+    page = parse_qs(url.query).get("page", ["?"])[0]
+    return f"Nexudus listing page {page} (GET {url.path})"

@@ -1,0 +1,19 @@
+"""Errors the tap reports to its user as one line, without a traceback."""
+
+from __future__ import annotations
+
+
+class NexudusTapError(Exception):
+    """A failure the user can act on; its message is the whole report."""
+
+
+class SettingsError(NexudusTapError):
+    """A setting is missing or invalid; raised before any request is sent."""
+
+
+class NexudusAuthError(NexudusTapError):
+    """Nexudus refused the credentials or the token."""
+
+
+class NexudusResponseError(NexudusTapError):
+    """Nexudus answered with something the tap cannot safely use."""
