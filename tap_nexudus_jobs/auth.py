@@ -32,12 +32,13 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
     cause without echoing anything, so the token request itself is ours.
     """
 
-    def __init__(self, *, config: Mapping[str, t.Any], api_url: str, session: requests.Session) -> None:
+    def __init__(self, *, config: Mapping[str, t.Any], api_url: str) -> None:
         super().__init__(auth_endpoint=f"{api_url}/api/token", client_id=config.get("client_id"))
         self._username = str(config["username"])
         self._password = str(config["password"])
         self._totp = config.get("totp")
-        self._token_session = session
+        # Not the stream's session: that one authenticates through this object.
+        self._token_session = requests.Session()
 
     @property
     def oauth_request_body(self) -> dict[str, str]:
@@ -93,9 +94,9 @@ def _token_from_response(response: requests.Response) -> dict[str, t.Any]:
 
 
 def build_authenticator(
-    config: Mapping[str, t.Any], api_url: str, session: requests.Session
+    config: Mapping[str, t.Any], api_url: str
 ) -> BearerTokenAuthenticator | NexudusPasswordAuthenticator:
     """A static token wins when given; otherwise the password grant."""
     if config.get("access_token"):
         return BearerTokenAuthenticator(token=str(config["access_token"]))
-    return NexudusPasswordAuthenticator(config=config, api_url=api_url, session=session)
+    return NexudusPasswordAuthenticator(config=config, api_url=api_url)

@@ -14,7 +14,7 @@ def main() -> None:
         TapNexudusJobs.cli()
     except NexudusTapError as exc:
         # The SDK would log a traceback; the message already says everything actionable.
-        print(f"tap-nexudus-jobs: error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"tap-nexudus-jobs: error: {exc}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -33,7 +33,7 @@ class NexudusStream(RESTStream[t.Any]):
 
     # Never log request URLs or bodies: filters can carry e-mail addresses.
     _LOG_REQUEST_METRIC_URLS = False
-    extra_retry_statuses: t.ClassVar[list[int]] = [int(status) for status in THROTTLE_STATUSES]
+    extra_retry_statuses = [int(status) for status in THROTTLE_STATUSES]  # noqa: RUF012 - SDK attribute
 
     @property
     def url_base(self) -> str:
@@ -41,9 +41,9 @@ class NexudusStream(RESTStream[t.Any]):
         return str(self.config.get("api_url", "https://spaces.nexudus.com")).rstrip("/")
 
     @cached_property
-    def authenticator(self) -> APIAuthenticatorBase:  # type: ignore[override]
+    def authenticator(self) -> APIAuthenticatorBase:
         """One authenticator per run, so a password-grant token is fetched once."""
-        return build_authenticator(self.config, self.url_base, self.requests_session)
+        return build_authenticator(self.config, self.url_base)
 
     @property
     def http_headers(self) -> dict[str, str]:

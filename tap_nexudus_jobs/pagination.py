@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.pagination import BasePageNumberPaginator
+from singer_sdk.pagination import PageNumberPaginator
 
 from tap_nexudus_jobs.envelope import listing_envelope
 from tap_nexudus_jobs.errors import NexudusResponseError
@@ -13,7 +13,7 @@ if t.TYPE_CHECKING:
     import requests
 
 
-class NexudusPagePaginator(BasePageNumberPaginator):
+class NexudusPagePaginator(PageNumberPaginator):
     """Next page = `CurrentPage + 1` while `HasNextPage`; no request after the last page.
 
     A server that ignores `page` and serves the same page again is stopped with a

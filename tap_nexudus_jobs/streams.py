@@ -14,7 +14,6 @@ from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.timestamps import filter_minute, normalise_timestamp, parse_timestamp
 
 if t.TYPE_CHECKING:
-    import requests
     from singer_sdk.helpers.types import Context
 
 ENTITY = "BusinessBackgroundJob"
@@ -87,6 +86,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         page_size = int(self.config.get("page_size", 1000))
         self._emitted = EmittedRecently(capacity=4 * page_size)
         self._skip_before: datetime | None = None
+        self._starting_bookmark: str | None = None
 
     def get_new_paginator(self) -> NexudusPagePaginator:
         """Page numbers driven by the envelope."""
@@ -115,6 +115,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The SDK's paging loop, skipping jobs older than `start_date` (state wins)."""
         self._skip_before = self._start_date_cutoff(context)
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
         yield from super().request_records(context)
 
     def post_process(
@@ -133,6 +135,17 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if not self._emitted.add(row["Id"], updated_on):
             return None
         return row
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        # Jobs re-read from the bookmark's minute or the lookback window are older than
+        # the starting bookmark: they are emitted again (targets upsert on Id), but must
+        # not move the bookmark backwards or trip the SDK's sort check.
+        updated_on = latest_record.get("UpdatedOn")
+        if self._starting_bookmark and updated_on and updated_on < self._starting_bookmark:
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _start_date_cutoff(self, context: Context | None) -> datetime | None:
         """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""

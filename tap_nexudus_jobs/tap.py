@@ -99,8 +99,8 @@ class TapNexudusJobs(Tap):
             "filters",
             th.ObjectType(*FILTER_PROPERTIES, additional_properties=False),
             title="Filters",
-            description="Endpoint filters by suffix (e.g. {\"Business\": 1001, "
-            "\"Status\": \"Failed\"}), plus from_CreatedOn / to_CreatedOn.",
+            description='Endpoint filters by suffix (e.g. {"Business": 1001, '
+            '"Status": "Failed"}), plus from_CreatedOn / to_CreatedOn.',
         ),
         th.Property(
             "include_result_data",

@@ -26,7 +26,7 @@ def parse_timestamp(value: str) -> datetime:
     parsed = pendulum.parse(value, tz="UTC", strict=False)
     if not isinstance(parsed, datetime):
         msg = f"{value!r} is a date or duration, not a date-time"
-        raise ValueError(msg)  # noqa: TRY004 - callers treat every bad value alike
+        raise ValueError(msg)
     return datetime.fromtimestamp(parsed.timestamp(), tz=timezone.utc)
 
 
