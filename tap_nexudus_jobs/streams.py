@@ -3,46 +3,30 @@
 from __future__ import annotations
 
 import typing as t
-from collections import OrderedDict
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from singer_sdk import typing as th
 
 from tap_nexudus_jobs.client import NexudusStream
-from tap_nexudus_jobs.pagination import NexudusPagePaginator
+from tap_nexudus_jobs.envelope import listing_envelope
+from tap_nexudus_jobs.pagination import DriftSafeListing, FetchedPage, PageRequest
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
-from tap_nexudus_jobs.timestamps import filter_minute, normalise_timestamp, parse_timestamp
+from tap_nexudus_jobs.timestamps import (
+    FILTER_MINUTE_FORMAT,
+    filter_minute,
+    normalise_timestamp,
+    parse_timestamp,
+)
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from singer_sdk.helpers.types import Context
 
 ENTITY = "BusinessBackgroundJob"
-# Nexudus's documented direction for ascending order on this endpoint.
-ASCENDING = 1
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
-
-
-class EmittedRecently:
-    """The (Id, UpdatedOn) versions emitted lately, so a re-read never emits twice.
-
-    Bounded: re-reads only ever reach back a page or so, and an unbounded set of
-    every Id would grow with the account.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._versions: OrderedDict[tuple[int, str | None], None] = OrderedDict()
-
-    def add(self, record_id: int, updated_on: str | None) -> bool:
-        """Remember a version; False when it was already emitted."""
-        key = (record_id, updated_on)
-        if key in self._versions:
-            return False
-        self._versions[key] = None
-        if len(self._versions) > self._capacity:
-            self._versions.popitem(last=False)
-        return True
 
 
 class BusinessBackgroundJobsStream(NexudusStream):
@@ -83,27 +67,65 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        page_size = int(self.config.get("page_size", 1000))
-        self._emitted = EmittedRecently(capacity=4 * page_size)
-        self._skip_before: datetime | None = None
+        self._skip_before: str | None = None
         self._starting_bookmark: str | None = None
+        self.listing: DriftSafeListing | None = None
 
-    def get_new_paginator(self) -> NexudusPagePaginator:
-        """Page numbers driven by the envelope."""
-        return NexudusPagePaginator(start_value=1)
+    def get_new_paginator(self) -> None:
+        """Paging is the drift-safe walk in `request_records` (see pagination.py)."""
+        return
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        """Ascending by UpdatedOn from the bookmark's minute (less lookback), plus filters."""
+    def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Walk the listing page by page, writing STATE after each page."""
+        self._skip_before = self._start_date_cutoff(context)
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
+        send = self.request_decorator(self._request)
+
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+
+            def fetch(request: PageRequest) -> FetchedPage:
+                prepared = self.build_prepared_request(
+                    method="GET",
+                    url=self.get_url(context),
+                    params=self.listing_params(request, context),
+                    headers=self.http_headers,
+                )
+                response = send(prepared, context)
+                request_counter.increment()
+                return FetchedPage(listing_envelope(response), _server_time(response))
+
+            self.listing = DriftSafeListing(
+                fetch,
+                self._normalise,
+                start=self.get_starting_timestamp(context),
+                lookback_minutes=int(self.config.get("lookback_minutes", 0)),
+                page_size=self.page_size,
+                log=self.logger.info,
+            )
+            for records in self.listing.pages():
+                yield from records
+                # The SDK has written every record yielded so far: make that resumable.
+                self._write_state_message()
+
+    @property
+    def page_size(self) -> int:
+        """`page_size` setting."""
+        return int(self.config.get("page_size", 1000))
+
+    def listing_params(self, request: PageRequest, context: Context | None) -> dict[str, t.Any]:
+        """Query for one page: order, window and the configured filters."""
         params: dict[str, t.Any] = {
-            "page": next_page_token or 1,
-            "size": int(self.config.get("page_size", 1000)),
+            "page": request.page,
+            "size": self.page_size,
             "orderBy": "UpdatedOn",
-            "dir": ASCENDING,
+            "dir": request.direction,
         }
-        start = self.get_starting_timestamp(context)
-        if start is not None:
-            lookback = int(self.config.get("lookback_minutes", 0))
-            params[f"from_{ENTITY}_UpdatedOn"] = filter_minute(start, minus_minutes=lookback)
+        if request.window.start is not None:
+            params[f"from_{ENTITY}_UpdatedOn"] = request.window.start.strftime(FILTER_MINUTE_FORMAT)
+        if request.window.end is not None:
+            params[f"to_{ENTITY}_UpdatedOn"] = request.window.end.strftime(FILTER_MINUTE_FORMAT)
         for key, value in (self.config.get("filters") or {}).items():
             if key in CREATED_ON_RANGE_KEYS:
                 bound, field = key.split("_", 1)
@@ -112,28 +134,20 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 params[f"{ENTITY}_{key}"] = value
         return params
 
-    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The SDK's paging loop, skipping jobs older than `start_date` (state wins)."""
-        self._skip_before = self._start_date_cutoff(context)
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
-        yield from super().request_records(context)
-
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None
     ) -> dict[str, t.Any] | None:
-        """UTC timestamps; drop versions already emitted this run and pre-start_date jobs."""
+        """Drop jobs last updated before `start_date` (the filter is only to the minute)."""
+        updated_on = row.get("UpdatedOn")
+        if self._skip_before and updated_on is not None and updated_on < self._skip_before:
+            return None
+        return row
+
+    @staticmethod
+    def _normalise(row: dict[str, t.Any]) -> dict[str, t.Any]:
+        """UTC ISO 8601 timestamps, so they compare (and bookmark) correctly as strings."""
         row["UpdatedOn"] = normalise_timestamp(row.get("UpdatedOn"))
         row["CreatedOn"] = normalise_timestamp(row.get("CreatedOn"))
-        updated_on = row["UpdatedOn"]
-        if (
-            self._skip_before is not None
-            and updated_on is not None
-            and parse_timestamp(updated_on) < self._skip_before
-        ):
-            return None
-        if not self._emitted.add(row["Id"], updated_on):
-            return None
         return row
 
     def _increment_stream_state(
@@ -147,13 +161,24 @@ class BusinessBackgroundJobsStream(NexudusStream):
             return
         super()._increment_stream_state(latest_record, context=context)
 
-    def _start_date_cutoff(self, context: Context | None) -> datetime | None:
+    def _start_date_cutoff(self, context: Context | None) -> str | None:
         """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""
         start_date = self.config.get("start_date")
         if not start_date:
             return None
-        cutoff = parse_timestamp(str(start_date))
+        cutoff = normalise_timestamp(str(start_date))
         bookmark = self.get_context_state(context).get("replication_key_value")
-        if bookmark and parse_timestamp(str(bookmark)) >= cutoff:
+        if bookmark and cutoff and (normalise_timestamp(str(bookmark)) or "") >= cutoff:
             return None
         return cutoff
+
+
+def _server_time(response: t.Any) -> datetime | None:
+    """The server's clock from its `Date` header, used to close the listing window."""
+    header = response.headers.get("Date")
+    if not header:
+        return None
+    try:
+        return parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None

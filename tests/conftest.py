@@ -140,3 +140,9 @@ def page(
 
 def mock_config(**overrides: t.Any) -> dict[str, t.Any]:
     return {"api_url": MOCK_API, "access_token": "mock-token-value", **overrides}
+
+
+def ids_in_listing_order(sandbox: NexudusSandbox) -> list[int]:
+    """Job Ids as an UpdatedOn-ascending listing shows them (ties by Id)."""
+    versions = sandbox.current_versions()
+    return sorted(versions, key=lambda job_id: (versions[job_id], job_id))

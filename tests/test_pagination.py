@@ -55,18 +55,19 @@ def test_follows_current_page_plus_one_and_stops_after_the_last(requests_mock) -
 
 
 def test_an_empty_page_stops_paging_even_if_has_next_page(requests_mock) -> None:
+    first = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:09Z")]
     pages_by_number(
         requests_mock,
         {
-            1: page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=3),
-            2: page([], number=2, size=1, total=3, has_next=True),
+            1: page(first, number=1, size=2, total=6),
+            2: page([], number=2, size=2, total=6, has_next=True),
         },
     )
 
-    run = run_tap(mock_config(page_size=1))
+    run = run_tap(mock_config(page_size=2))
 
     assert page_params(requests_mock) == ["1", "2"]
-    assert run.ids == [1]
+    assert run.ids == [1, 2]
 
 
 def test_a_server_that_repeats_a_page_is_stopped_not_followed(requests_mock) -> None:
@@ -77,7 +78,9 @@ def test_a_server_that_repeats_a_page_is_stopped_not_followed(requests_mock) -> 
         {n: page(same, number=n, size=2, total=100) for n in range(1, 60)},
     )
 
-    with pytest.raises(NexudusResponseError, match="served the same jobs again"):
+    with pytest.raises(
+        NexudusResponseError, match="served the same jobs for page 2 as for the page before"
+    ):
         run_tap(mock_config(page_size=2))
 
     assert page_params(requests_mock) == ["1", "2"]
@@ -87,12 +90,15 @@ def test_a_server_that_ignores_the_page_parameter_is_stopped(requests_mock) -> N
     requests_mock.get(
         MOCK_LISTING,
         json=lambda request, context: page(
-            [job(int(request.qs["page"][0]), "2025-01-01T00:00:00Z")], number=1, size=1, total=9
+            [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:01Z")],
+            number=1,
+            size=2,
+            total=9,
         ),
     )
 
     with pytest.raises(NexudusResponseError, match="returned page 1 when page 2 was requested"):
-        run_tap(mock_config(page_size=1))
+        run_tap(mock_config(page_size=2))
 
     assert page_params(requests_mock) == ["1", "2"]
 
