@@ -1,0 +1,102 @@
+"""Pacing: every request the tap sends waits its turn under Nexudus's published limits."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+import requests
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+# Nexudus publishes: 1 request per 100 ms, 120 per minute, 5,000 per hour (all methods).
+MIN_INTERVAL_MS = 100
+# After a throttle answer, space requests this many times further apart than the
+# configured per-minute rate allows, for GENTLE_SECONDS; each further throttle doubles it.
+GENTLE_FACTOR = 2.0
+GENTLE_MAX_FACTOR = 16.0
+GENTLE_SECONDS = 300.0
+
+
+class RequestPacer:
+    """Sliding-window limits (pyrate-limiter), plus gentler spacing after a 409.
+
+    The sliding window keeps every window of a minute and of an hour under its budget,
+    including across a run longer than an hour; pyrate-limiter blocks until a request
+    fits. The gentler spacing after throttling is ours: the library's rates are fixed.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_minute: int,
+        per_hour: int,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        rates = [
+            Rate(1, MIN_INTERVAL_MS),
+            Rate(per_minute, Duration.MINUTE),
+            Rate(per_hour, Duration.HOUR),
+        ]
+        # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
+        self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
+        self._nominal_spacing = 60.0 / per_minute
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._gentle_factor = 1.0
+        self._gentle_until = 0.0
+        self._last_sent: float | None = None
+        self.sent = 0
+        self.throttle_answers = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> RequestPacer:
+        """Pacer for the `requests_per_minute` / `requests_per_hour` settings."""
+        return cls(
+            per_minute=int(config.get("requests_per_minute", 120)),
+            per_hour=int(config.get("requests_per_hour", 5000)),
+        )
+
+    @property
+    def seconds_per_request(self) -> float:
+        """Long-run spacing at the current pace (used for ETAs)."""
+        return self._nominal_spacing * self._current_gentle_factor()
+
+    def wait_turn(self) -> None:
+        """Block until the next request may go out, then count it as sent."""
+        factor = self._current_gentle_factor()
+        if factor > 1.0 and self._last_sent is not None:
+            wait = self._last_sent + self._nominal_spacing * factor - self._monotonic()
+            if wait > 0:
+                self._sleep(wait)
+        self._limiter.try_acquire("nexudus")
+        self._last_sent = self._monotonic()
+        self.sent += 1
+
+    def throttled(self) -> None:
+        """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""
+        self.throttle_answers += 1
+        previous = self._current_gentle_factor()
+        self._gentle_factor = min(max(GENTLE_FACTOR, previous * 2), GENTLE_MAX_FACTOR)
+        self._gentle_until = self._monotonic() + GENTLE_SECONDS
+
+    def _current_gentle_factor(self) -> float:
+        if self._monotonic() >= self._gentle_until:
+            self._gentle_factor = 1.0
+        return self._gentle_factor
+
+
+class PacedSession(requests.Session):
+    """A requests session whose every send (redirects included) waits for the pacer."""
+
+    def __init__(self, pacer: RequestPacer) -> None:
+        super().__init__()
+        self.pacer = pacer
+
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
+        """Wait for a turn, then send."""
+        self.pacer.wait_turn()
+        return super().send(request, **kwargs)
