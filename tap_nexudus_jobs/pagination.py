@@ -267,7 +267,14 @@ class DriftSafeListing:
         if fetched.server_time is not None:
             self._server_clock = (fetched.server_time, self._monotonic())
         for record in fetched.records:
-            self._normalise(record)
+            try:
+                self._normalise(record)
+            except ValueError as exc:
+                msg = (
+                    f"Nexudus listing page {request.page}: job {record['Id']} has a timestamp "
+                    f"that is not ISO 8601 ({exc})"
+                )
+                raise NexudusResponseError(msg) from None
         served = fetched.envelope.current_page
         if served is not None and served != request.page:
             msg = f"Nexudus returned page {served} when page {request.page} was requested"

@@ -1,0 +1,13 @@
+"""A local emulator of the Nexudus BusinessBackgroundJobs API (standard library only).
+
+Lets the demo, tests and benchmarks run without a Nexudus account::
+
+    with NexudusSandbox(records=500, seed=42) as sandbox:
+        run_tap(api_url=sandbox.url)
+"""
+
+from tap_nexudus_jobs.sandbox.data import generate_jobs
+from tap_nexudus_jobs.sandbox.faults import SandboxFaults
+from tap_nexudus_jobs.sandbox.server import NexudusSandbox, RequestLogEntry
+
+__all__ = ["NexudusSandbox", "RequestLogEntry", "SandboxFaults", "generate_jobs"]

@@ -1,0 +1,487 @@
+"""The sandbox HTTP server: routes, auth, request log, and the NexudusSandbox controller.
+
+Requests are served by a ThreadingHTTPServer in a daemon thread, so tests can drive the
+tap and mutate data (``touch``/``add_jobs``/``delete``) at the same time; one re-entrant
+lock guards ``jobs``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tap_nexudus_jobs.sandbox.data import (
+    FINISHED_STATUSES,
+    FIRST_ID,
+    Job,
+    format_timestamp,
+    generate_jobs,
+    make_job,
+    render_job,
+    result_data_for,
+    seeded_rng,
+)
+from tap_nexudus_jobs.sandbox.faults import SandboxFaults
+from tap_nexudus_jobs.sandbox.listing import ListingError, list_jobs, parse_listing_query
+from tap_nexudus_jobs.sandbox.tokens import TokenError, TokenStore
+
+TOKEN_PATH = "/api/token"  # noqa: S105 - a URL path, not a secret
+LISTING_PATH = "/api/sys/businessbackgroundjobs"
+MAX_BODY_BYTES = 1 << 20
+DENIED_MESSAGE = "Authorization has been denied for this request."
+#: Request headers worth keeping in the log; Authorization is reduced to its scheme.
+LOGGED_HEADERS = ("User-Agent", "Accept", "Content-Type", "client_id")
+
+
+@dataclass
+class RequestLogEntry:
+    """One request as the sandbox saw it (no secrets: bodies are not kept)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    #: ``time.monotonic()`` when the request line was read.
+    started_at: float
+    headers: dict[str, str] = field(default_factory=dict)
+    #: HTTP status sent; 0 while the request is still being handled.
+    status: int = 0
+    finished_at: float | None = None
+
+
+@dataclass
+class Response:
+    """What the handler will send; faults build these to short-circuit a request."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+        """A JSON response in the content type ASP.NET Web API uses."""
+        all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        return cls(status, json.dumps(payload).encode("utf-8"), all_headers)
+
+
+def _message(status: int, message: str) -> Response:
+    """Web API error shape: ``{"Message": ...}``."""
+    return Response.json(status, {"Message": message})
+
+
+def _utc_seconds(at: datetime | None) -> datetime:
+    """``at`` (naive means UTC) or now, as aware UTC truncated to whole seconds."""
+    if at is None:
+        at = datetime.now(timezone.utc)
+    elif at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).replace(microsecond=0)
+
+
+class _SandboxServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its sandbox and can drop keep-alive connections."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sandbox: NexudusSandbox) -> None:
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, connection: socket.socket) -> None:
+        """Remember an open connection so ``close_connections`` can end it."""
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        """Forget a connection its handler has finished with."""
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Shut idle keep-alive sockets, or a stopped sandbox would keep answering on them."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up; report anything else."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes one request. Keep-alive (HTTP/1.1) like the real API, so sessions reuse sockets."""
+
+    server: _SandboxServer
+    protocol_version = "HTTP/1.1"
+    server_version = "NexudusSandbox/1.0"
+    timeout = 60  # seconds an idle keep-alive connection is kept open
+
+    def setup(self) -> None:
+        """Register the connection for shutdown."""
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        """Unregister the connection."""
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def do_GET(self) -> None:
+        """Serve GET."""
+        self._serve()
+
+    def do_POST(self) -> None:
+        """Serve POST."""
+        self._serve()
+
+    def do_PUT(self) -> None:
+        """Serve PUT (always refused: the entity is read-only)."""
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        """Serve DELETE (always refused: the entity is read-only)."""
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request stderr lines; ``request_log`` is the record."""
+
+    # -- pipeline ----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        entry = RequestLogEntry(
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            started_at=time.monotonic(),
+            headers=self._logged_headers(),
+        )
+        body = self._read_body()
+        if body is None:
+            response = _message(413, "The request body is too large.")
+        else:
+            try:
+                response = self._before_response(entry) or self._route(entry, body)
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+                response = _message(500, "An error has occurred.")
+        entry.status = response.status
+        entry.finished_at = time.monotonic()
+        # Logged before the bytes go out, so a client that got a reply sees it logged.
+        sandbox._record(entry)
+        self._send(response)
+
+    def _before_response(self, entry: RequestLogEntry) -> Response | None:
+        """The fault hook: runs before routing; a returned Response replaces the real one.
+
+        Future knobs (409 + Retry-After, random 5xx, token expiry, garbage pages) go here.
+        """
+        faults = self.server.sandbox.faults
+        if faults.latency_ms > 0:
+            time.sleep(faults.latency_ms / 1000)
+        return None
+
+    def _route(self, entry: RequestLogEntry, body: bytes) -> Response:
+        path = entry.path.rstrip("/").lower()  # ASP.NET routes ignore case
+        if path == TOKEN_PATH:
+            return self._token(body) if self.command == "POST" else self._not_allowed()
+        if path.startswith("/api/sys/"):
+            # Auth comes first: a bad token and a missing permission both answer 401.
+            if not self.server.sandbox.tokens.authorize(self.headers.get("Authorization")):
+                return Response.json(
+                    401, {"Message": DENIED_MESSAGE}, {"WWW-Authenticate": "Bearer"}
+                )
+            if path == LISTING_PATH:
+                return self._listing(entry.query) if self.command == "GET" else self._not_allowed()
+            if (
+                path.startswith(LISTING_PATH + "/")
+                and path.count("/") == LISTING_PATH.count("/") + 1
+            ):
+                raw_id = path.rsplit("/", 1)[1]
+                return self._get_one(raw_id) if self.command == "GET" else self._not_allowed()
+        return _message(
+            404, f"No HTTP resource was found that matches the request URI '{entry.path}'."
+        )
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def _token(self, body: bytes) -> Response:
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        form: dict[str, str] = {}
+        if content_type == "application/x-www-form-urlencoded":
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        # Any other body (JSON included) has no readable grant_type: unsupported_grant_type.
+        client_id = self.headers.get("client_id") or form.get("client_id") or None
+        try:
+            payload = self.server.sandbox.tokens.grant(form, client_id)
+        except TokenError as exc:
+            return Response.json(400, exc.body())
+        return Response.json(200, payload, {"Cache-Control": "no-cache"})
+
+    def _listing(self, params: dict[str, str]) -> Response:
+        sandbox = self.server.sandbox
+        count = sandbox._count_listing_request()
+        callback = sandbox.on_listing_request
+        if callback is not None:
+            callback(count)  # before the page is computed, so it can move data under a sync
+        try:
+            query = parse_listing_query(
+                params,
+                max_page_size=sandbox.max_page_size,
+                dir_convention=sandbox.faults.dir_convention,
+            )
+        except ListingError as exc:
+            return _message(400, str(exc))
+        with sandbox.lock:
+            envelope = list_jobs(sandbox.jobs.values(), query)
+        return Response.json(200, envelope)
+
+    def _get_one(self, raw_id: str) -> Response:
+        try:
+            job_id = int(raw_id)
+        except ValueError:
+            return _message(404, f"No HTTP resource was found for id '{raw_id}'.")
+        sandbox = self.server.sandbox
+        with sandbox.lock:
+            job = sandbox.jobs.get(job_id)
+            rendered = render_job(job) if job is not None else None
+        if rendered is None:
+            return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
+        return Response.json(200, rendered)
+
+    def _not_allowed(self) -> Response:
+        return _message(
+            405, f"The requested resource does not support http method '{self.command}'."
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _logged_headers(self) -> dict[str, str]:
+        headers = {name: value for name in LOGGED_HEADERS if (value := self.headers.get(name))}
+        authorization = self.headers.get("Authorization")
+        if authorization:
+            headers["Authorization"] = authorization.split(" ", 1)[0]  # scheme only
+        return headers
+
+    def _read_body(self) -> bytes | None:
+        """Read the declared body (needed to keep the connection usable); None if too big."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+
+class NexudusSandbox:
+    """A local BusinessBackgroundJobs API with controllable data and faults.
+
+    Use as a context manager (``with NexudusSandbox(records=200) as sandbox:``) or call
+    ``start()``/``stop()``. ``jobs`` maps Id to the internal job dict (aware datetimes);
+    mutate it only while holding ``lock``, or through ``touch``/``add_jobs``/``delete``.
+    """
+
+    def __init__(
+        self,
+        records: int = 500,
+        seed: int = 42,
+        *,
+        username: str = "demo@example.com",
+        password: str = "demo-password",  # noqa: S107 - well-known demo credential
+        totp: str | None = None,
+        static_token: str = "sandbox-token",  # noqa: S107 - well-known demo credential
+        expires_in: int = 604799,
+        max_page_size: int = 1000,
+        faults: SandboxFaults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.records = records
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.max_page_size = max_page_size
+        #: Read on every request, so knobs can be changed while serving.
+        self.faults = faults if faults is not None else SandboxFaults()
+        #: Called with the 1-based number of listing requests so far, before the page is
+        #: computed: the place to change data in the middle of a paged sync.
+        self.on_listing_request: Callable[[int], None] | None = None
+        self.tokens = TokenStore(
+            username=username,
+            password=password,
+            totp=totp,
+            static_token=static_token,
+            expires_in=expires_in,
+        )
+        self.lock = threading.RLock()
+        self.jobs: dict[int, Job] = {job["Id"]: job for job in generate_jobs(records, seed)}
+        self.request_log: list[RequestLogEntry] = []
+        self._log_lock = threading.Lock()
+        self._listing_requests = 0
+        # Like an identity column: Ids are never reused, even after deletes.
+        self._next_id = max(self.jobs, default=FIRST_ID - 1) + 1
+        self._server: _SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Bind (port 0 picks a free port), serve in a daemon thread, return the base URL."""
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        server = _SandboxServer((self.host, self.port), self)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="nexudus-sandbox",
+            daemon=True,
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; safe to call twice."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> NexudusSandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL such as ``http://127.0.0.1:54321`` (the tap's ``api_url``)."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # -- data control ------------------------------------------------------------------
+
+    def served_ids(self) -> set[int]:
+        """All Ids currently served."""
+        with self.lock:
+            return set(self.jobs)
+
+    def current_versions(self) -> dict[int, str]:
+        """Id -> UpdatedOn as the API renders it, to compare with what a tap emitted."""
+        with self.lock:
+            return {job_id: format_timestamp(job["UpdatedOn"]) for job_id, job in self.jobs.items()}
+
+    def touch(
+        self, ids: Iterable[int], at: datetime | None = None, status: str | None = None
+    ) -> None:
+        """Mark jobs updated at ``at`` (default now, UTC, whole seconds), maybe with a new Status.
+
+        Raises KeyError (and changes nothing) if any Id is not served.
+        """
+        wanted = list(ids)
+        when = _utc_seconds(at)
+        with self.lock:
+            missing = [job_id for job_id in wanted if job_id not in self.jobs]
+            if missing:
+                raise KeyError(f"unknown job ids: {missing}")
+            for job_id in wanted:
+                job = self.jobs[job_id]
+                job["UpdatedOn"] = when
+                if status is not None and status != job["Status"]:
+                    job["Status"] = status
+                    rng = seeded_rng(f"{self.seed}:status:{job_id}:{status}")
+                    processed = rng.randint(1, 400)
+                    job["ResultData"] = (
+                        result_data_for(status, processed, rng)
+                        if status in FINISHED_STATUSES
+                        else None
+                    )
+
+    def add_jobs(self, count: int, at: datetime | None = None) -> list[int]:
+        """Create ``count`` jobs created and updated at ``at`` (default now); return their Ids."""
+        when = _utc_seconds(at)
+        added: list[int] = []
+        with self.lock:
+            for _ in range(count):
+                job_id = self._next_id
+                self._next_id += 1
+                rng = seeded_rng(f"{self.seed}:add:{job_id}")
+                self.jobs[job_id] = make_job(rng, job_id, when, when)
+                added.append(job_id)
+        return added
+
+    def delete(self, ids: Iterable[int]) -> None:
+        """Remove jobs; unknown Ids are ignored."""
+        with self.lock:
+            for job_id in ids:
+                self.jobs.pop(job_id, None)
+
+    # -- request log -------------------------------------------------------------------
+
+    def log_snapshot(self) -> list[RequestLogEntry]:
+        """A copy of ``request_log`` that will not grow while you iterate it."""
+        with self._log_lock:
+            return list(self.request_log)
+
+    def clear_log(self) -> None:
+        """Forget logged requests (the listing-request counter keeps counting)."""
+        with self._log_lock:
+            self.request_log.clear()
+
+    @property
+    def listing_requests(self) -> int:
+        """How many listing requests have reached the listing route so far."""
+        with self._log_lock:
+            return self._listing_requests
+
+    def _count_listing_request(self) -> int:
+        with self._log_lock:
+            self._listing_requests += 1
+            return self._listing_requests
+
+    def _record(self, entry: RequestLogEntry) -> None:
+        with self._log_lock:
+            self.request_log.append(entry)
