@@ -1,0 +1,62 @@
+"""STATE after every page: a `kill -9` mid-sync, then a rerun from the last STATE, loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from tests.conftest import LISTING_PATH, run_tap, sandbox_config
+
+
+def test_kill_9_then_rerun_with_the_last_state_loses_nothing(tmp_path) -> None:
+    with NexudusSandbox(records=2500, seed=13, faults=SandboxFaults(latency_ms=20)) as sandbox:
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(sandbox_config(sandbox, page_size=100)))
+        tap = subprocess.Popen(
+            [sys.executable, "-m", "tap_nexudus_jobs", "--config", str(config_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert tap.stdout is not None
+        emitted: list[int] = []
+        states: list[dict] = []
+        for line in tap.stdout:
+            message = json.loads(line)
+            if message["type"] == "RECORD":
+                emitted.append(message["record"]["Id"])
+            elif message["type"] == "STATE":
+                states.append(message["value"])
+                if len(states) == 5:
+                    os.kill(tap.pid, signal.SIGKILL)
+                    break
+        tap.wait(timeout=30)
+        assert tap.returncode == -signal.SIGKILL
+        pages_before_kill = len([e for e in sandbox.request_log if e.path == LISTING_PATH])
+        assert pages_before_kill < 25, "the sync finished before it could be killed"
+
+        rerun = run_tap(sandbox_config(sandbox, page_size=100), state=states[-1])
+
+        assert set(emitted) | set(rerun.ids) == sandbox.served_ids()
+        # The rerun starts at the bookmark's minute, not from scratch.
+        assert len(rerun.ids) < len(sandbox.served_ids()) - 300
+
+
+def test_state_is_written_after_every_page(sandbox) -> None:
+    run = run_tap(sandbox_config(sandbox, page_size=50))
+
+    pages = len([e for e in sandbox.request_log if e.path == LISTING_PATH])
+    assert pages == 7  # 350 jobs
+    assert len(run.states) >= pages
+    # Each STATE follows the records it covers: its bookmark is the newest emitted so far.
+    newest = None
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            newest = max(newest or "", message["record"]["UpdatedOn"])
+        elif message["type"] == "STATE" and newest is not None:
+            bookmark = message["value"]["bookmarks"]["business_background_jobs"]
+            assert bookmark["replication_key_value"] == newest
