@@ -14,7 +14,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
 
 from tap_nexudus_jobs.auth import NexudusPasswordAuthenticator, build_authenticator
-from tap_nexudus_jobs.envelope import listing_envelope
+from tap_nexudus_jobs.envelope import describe_request, listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusAuthError, NexudusResponseError, NexudusTapError
 from tap_nexudus_jobs.pacing import PacedSession, RequestPacer
 from tap_nexudus_jobs.retries import (
@@ -87,6 +87,14 @@ class NexudusStream(RESTStream[t.Any]):
         if status >= HTTPStatus.BAD_REQUEST:
             raise NexudusResponseError(message)
         self._refreshed_after_401 = False
+        if not _is_json(response):
+            # An HTML page with 200 is what proxies and maintenance screens send: transient.
+            content_type = response.headers.get("Content-Type", "no content type")
+            msg = (
+                f"{describe_request(response)}: the body is not JSON "
+                f"({content_type}, {len(response.content)} bytes)"
+            )
+            raise RetriableAPIError(msg, response)
 
     def _on_unauthorized(self, response: requests.Response, message: str) -> None:
         authenticator = self.authenticator
@@ -164,6 +172,14 @@ class NexudusStream(RESTStream[t.Any]):
                 raise NexudusResponseError(msg) from None
 
         return send
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        parsed_json(response)
+    except ValueError:
+        return False
+    return True
 
 
 logging.getLogger("pyrate_limiter").setLevel(logging.WARNING)

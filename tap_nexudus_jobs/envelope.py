@@ -12,6 +12,27 @@ if t.TYPE_CHECKING:
     import requests
 
 _CACHE_ATTRIBUTE = "_nexudus_listing_envelope"
+_JSON_ATTRIBUTE = "_nexudus_json"
+_NOT_JSON = object()
+
+
+def parsed_json(response: requests.Response) -> t.Any:
+    """The response body as JSON, parsed once per response.
+
+    Raises:
+        ValueError: if the body is not JSON.
+    """
+    payload = getattr(response, _JSON_ATTRIBUTE, None)
+    if payload is None:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = _NOT_JSON
+        setattr(response, _JSON_ATTRIBUTE, payload)
+    if payload is _NOT_JSON:
+        msg = "the body is not JSON"
+        raise ValueError(msg)
+    return payload
 
 
 @dataclass(frozen=True)
@@ -38,9 +59,9 @@ def listing_envelope(response: requests.Response) -> ListingEnvelope:
 
 
 def _parse(response: requests.Response) -> ListingEnvelope:
-    where = _describe_page(response)
+    where = describe_request(response)
     try:
-        payload = response.json()
+        payload = parsed_json(response)
     except ValueError:
         content_type = response.headers.get("Content-Type", "no content type")
         msg = f"{where}: the body is not JSON ({content_type}, {len(response.content)} bytes)"
@@ -87,7 +108,10 @@ def _optional_int(payload: dict[str, t.Any], key: str, where: str) -> int | None
     return value
 
 
-def _describe_page(response: requests.Response) -> str:
+def describe_request(response: requests.Response) -> str:
+    """ "Nexudus listing page 3 (GET /path)" or "Nexudus GET /path": no query, no secrets."""
     url = urlsplit(response.url or "")
-    page = parse_qs(url.query).get("page", ["?"])[0]
-    return f"Nexudus listing page {page} (GET {url.path})"
+    page = parse_qs(url.query).get("page")
+    if page:
+        return f"Nexudus listing page {page[0]} (GET {url.path})"
+    return f"Nexudus GET {url.path}"

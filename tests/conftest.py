@@ -16,7 +16,7 @@ import pytest
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
 
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's public test token
+SANDBOX_TOKEN = "sandbox-token"
 LISTING_PATH = "/api/sys/businessbackgroundjobs"
 
 

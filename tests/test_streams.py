@@ -117,7 +117,6 @@ def test_every_schema_field_is_emitted_with_nulls_kept(requests_mock) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("<html>Service unavailable</html>", "the body is not JSON"),
         ('{"CurrentPage": 1, "HasNextPage": false}', "'Records' is missing"),
         ('{"Records": {"Id": 1}, "HasNextPage": false}', "'Records' is a dict"),
         ('{"Records": [{"Name": "x"}], "HasNextPage": false}', "record #1 has no integer 'Id'"),
@@ -131,3 +130,22 @@ def test_a_malformed_listing_fails_naming_the_page(requests_mock, body, expected
         run_tap(mock_config())
 
     assert expected in str(failure.value)
+
+
+def test_an_html_page_with_200_is_retried_then_reported_naming_the_page(
+    requests_mock, monkeypatch
+) -> None:
+    from tap_nexudus_jobs import retries
+
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    html = {"text": "<html>Down for maintenance</html>", "headers": {"Content-Type": "text/html"}}
+    requests_mock.get(MOCK_LISTING, [html, {"json": page([job(1, "2025-01-01T00:00:00Z")])}])
+
+    assert run_tap(mock_config()).ids == [1]
+
+    requests_mock.get(MOCK_LISTING, **html)
+    with pytest.raises(Exception, match="Nexudus listing page 1") as failure:
+        run_tap(mock_config())
+    assert "the body is not JSON (text/html, 33 bytes); gave up after 6 attempts" in str(
+        failure.value
+    )
