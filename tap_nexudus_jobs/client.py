@@ -15,7 +15,12 @@ from singer_sdk.streams import RESTStream
 
 from tap_nexudus_jobs.auth import NexudusPasswordAuthenticator, build_authenticator
 from tap_nexudus_jobs.envelope import describe_request, listing_envelope, parsed_json
-from tap_nexudus_jobs.errors import NexudusAuthError, NexudusResponseError, NexudusTapError
+from tap_nexudus_jobs.errors import (
+    NexudusAuthError,
+    NexudusNotFoundError,
+    NexudusResponseError,
+    NexudusTapError,
+)
 from tap_nexudus_jobs.pacing import PacedSession, RequestPacer
 from tap_nexudus_jobs.retries import (
     LONGEST_RETRY_AFTER,
@@ -84,6 +89,8 @@ class NexudusStream(RESTStream[t.Any]):
             raise RetriableAPIError(message, response)
         if status == HTTPStatus.UNAUTHORIZED:
             self._on_unauthorized(response, message)
+        if status == HTTPStatus.NOT_FOUND:
+            raise NexudusNotFoundError(message)
         if status >= HTTPStatus.BAD_REQUEST:
             raise NexudusResponseError(message)
         self._refreshed_after_401 = False

@@ -17,3 +17,7 @@ class NexudusAuthError(NexudusTapError):
 
 class NexudusResponseError(NexudusTapError):
     """Nexudus answered with something the tap cannot safely use."""
+
+
+class NexudusNotFoundError(NexudusResponseError):
+    """HTTP 404: the resource (e.g. a job deleted a moment ago) does not exist."""

@@ -132,10 +132,14 @@ class DriftSafeListing:
         self.high_water = HighWaterMark()
         self.requests = 0
         self.extra_requests = 0
+        self.total_items: int | None = None
+        self.total_pages: int | None = None
 
     def pages(self) -> Iterator[list[dict[str, t.Any]]]:
         """The emit-ready records of each page read, in order."""
         first = self._first_page()
+        self.total_items = first.envelope.total_items
+        self.total_pages = first.envelope.total_pages
         yield self._admit(first)
         if not first.envelope.has_next_page or not first.records:
             return

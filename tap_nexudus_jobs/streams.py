@@ -9,8 +9,11 @@ from email.utils import parsedate_to_datetime
 from singer_sdk import typing as th
 
 from tap_nexudus_jobs.client import NexudusStream
-from tap_nexudus_jobs.envelope import listing_envelope
+from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
+from tap_nexudus_jobs.errors import NexudusNotFoundError
+from tap_nexudus_jobs.full_records import FullRecordFetcher
 from tap_nexudus_jobs.pagination import DriftSafeListing, FetchedPage, PageRequest
+from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.timestamps import (
     FILTER_MINUTE_FORMAT,
@@ -81,6 +84,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
         bookmark = self.get_context_state(context).get("replication_key_value")
         self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
         send = self.request_decorator(self._request)
+        progress = SyncProgress(
+            self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
+        )
 
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -96,6 +102,17 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 request_counter.increment()
                 return FetchedPage(listing_envelope(response), _server_time(response))
 
+            def fetch_one(job_id: int) -> dict[str, t.Any] | None:
+                prepared = self.build_prepared_request(
+                    method="GET", url=f"{self.get_url(context)}/{job_id}", headers=self.http_headers
+                )
+                try:
+                    response = send(prepared, context)
+                except NexudusNotFoundError:
+                    return None
+                request_counter.increment()
+                return t.cast("dict[str, t.Any]", parsed_json(response))
+
             self.listing = DriftSafeListing(
                 fetch,
                 self._normalise,
@@ -104,10 +121,53 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 page_size=self.page_size,
                 log=self.logger.info,
             )
-            for records in self.listing.pages():
-                yield from records
-                # The SDK has written every record yielded so far: make that resumable.
-                self._write_state_message()
+            full_records = (
+                FullRecordFetcher(fetch_one, self._normalise, self._log_deleted)
+                if self.config.get("include_result_data")
+                else None
+            )
+            try:
+                for records in self.listing.pages():
+                    wanted = [r for r in records if self._after_start_date(r)]
+                    if progress.pages == 0:
+                        self._announce(self.listing, progress, full_records is not None)
+                    if full_records is not None:
+                        wanted = full_records.complete(wanted)
+                    progress.page_done(len(wanted))
+                    yield from wanted
+                    # The SDK has written every record yielded so far: make that resumable.
+                    self._write_state_message()
+            finally:
+                if full_records is not None:
+                    full_records.close()
+            self.logger.info("%s", progress.summary())
+
+    def _announce(
+        self, listing: DriftSafeListing, progress: SyncProgress, with_full_records: bool
+    ) -> None:
+        """Before the expensive part: how much this run will cost at the current pacing."""
+        progress.total_items = listing.total_items
+        progress.total_pages = listing.total_pages
+        if not with_full_records:
+            return
+        progress.requests_per_record = 1.0
+        jobs = listing.total_items or 0
+        seconds = (progress.remaining_requests() or 0) * self.pacer.seconds_per_request
+        self.logger.info(
+            "include_result_data: about %d get-one requests for %d jobs, about %s at the "
+            "pacing limit (%s requests/minute, %s/hour)",
+            jobs,
+            jobs,
+            format_duration(seconds),
+            self.config.get("requests_per_minute", 120),
+            self.config.get("requests_per_hour", 5000),
+        )
+
+    def _log_deleted(self, job_id: int) -> None:
+        self.logger.warning(
+            "Job %d was deleted between listing and fetching it: emitted without ResultData",
+            job_id,
+        )
 
     @property
     def page_size(self) -> int:
@@ -134,14 +194,10 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 params[f"{ENTITY}_{key}"] = value
         return params
 
-    def post_process(
-        self, row: dict[str, t.Any], context: Context | None = None
-    ) -> dict[str, t.Any] | None:
-        """Drop jobs last updated before `start_date` (the filter is only to the minute)."""
+    def _after_start_date(self, row: dict[str, t.Any]) -> bool:
+        """False for jobs last updated before `start_date` (the filter is only to the minute)."""
         updated_on = row.get("UpdatedOn")
-        if self._skip_before and updated_on is not None and updated_on < self._skip_before:
-            return None
-        return row
+        return not (self._skip_before and updated_on is not None and updated_on < self._skip_before)
 
     @staticmethod
     def _normalise(row: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -107,8 +107,9 @@ class TapNexudusJobs(Tap):
             th.BooleanType,
             default=False,
             title="Include ResultData",
-            description="Fetch each job's full record for ResultData (one request per job). "
-            "Reserved: not implemented yet.",
+            description="Also fetch each emitted job's full record, for ResultData: one "
+            "get-one request per job changed since the last run (needs the "
+            "BusinessBackgroundJob-Read role). Paced like every request.",
         ),
         th.Property(
             "requests_per_minute",
