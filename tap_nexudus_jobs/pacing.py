@@ -12,7 +12,9 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 # Nexudus publishes: 1 request per 100 ms, 120 per minute, 5,000 per hour (all methods).
-MIN_INTERVAL_MS = 100
+# 105 ms, not 100: network jitter can bring two requests sent 100 ms apart closer
+# together by the time they reach the server, which counts their arrival.
+MIN_INTERVAL_MS = 105
 # After a throttle answer, space requests this many times further apart than the
 # configured per-minute rate allows, for GENTLE_SECONDS; each further throttle doubles it.
 GENTLE_FACTOR = 2.0
@@ -36,11 +38,13 @@ class RequestPacer:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        rates = [
-            Rate(1, MIN_INTERVAL_MS),
-            Rate(per_minute, Duration.MINUTE),
-            Rate(per_hour, Duration.HOUR),
-        ]
+        rates = binding_rates(
+            [
+                (1, MIN_INTERVAL_MS),
+                (per_minute, int(Duration.MINUTE)),
+                (per_hour, int(Duration.HOUR)),
+            ]
+        )
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
         self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
         self._nominal_spacing = 60.0 / per_minute
@@ -87,6 +91,23 @@ class RequestPacer:
         if self._monotonic() >= self._gentle_until:
             self._gentle_factor = 1.0
         return self._gentle_factor
+
+
+def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
+    """The (limit, window ms) pairs, shortest window first, minus those that never bind.
+
+    pyrate-limiter wants limits that grow with the window while the rate per ms falls;
+    e.g. 1000/minute can never bind under 1 per 100 ms, and 120/minute never binds
+    under 100/hour, so such entries are dropped rather than rejected.
+    """
+    kept: list[tuple[int, int]] = []
+    for limit, window in limits:
+        while kept and limit <= kept[-1][0]:
+            kept.pop()  # a longer window with no more room is the tighter one
+        if kept and limit / window >= kept[-1][0] / kept[-1][1]:
+            continue  # the shorter window already holds the pace below this
+        kept.append((limit, window))
+    return [Rate(limit, window) for limit, window in kept]
 
 
 class PacedSession(requests.Session):

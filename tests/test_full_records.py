@@ -1,0 +1,102 @@
+"""include_result_data: full records through get-one, once per emitted job version."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import requests
+
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from tests.conftest import (
+    LISTING_PATH,
+    MOCK_LISTING,
+    job,
+    mock_config,
+    page,
+    run_tap,
+    sandbox_config,
+)
+
+# The published 120/minute would make these tests minutes long; 600/minute is the
+# 1-per-100-ms pace, which the tap never exceeds either.
+FAST = {"requests_per_minute": 600, "requests_per_hour": 100000}
+
+
+def get_one(sandbox: NexudusSandbox, job_id: int) -> dict:
+    response = requests.get(
+        f"{sandbox.url}{LISTING_PATH}/{job_id}",
+        headers={"Authorization": "Bearer sandbox-token"},
+        timeout=10,
+    )
+    return dict(response.json())
+
+
+def test_every_job_is_emitted_with_its_full_record(caplog) -> None:
+    caplog.set_level(logging.INFO)
+    with NexudusSandbox(records=120, seed=12) as sandbox:
+        run = run_tap(sandbox_config(sandbox, page_size=50, include_result_data=True, **FAST))
+        get_ones = [e for e in sandbox.request_log if e.path.startswith(LISTING_PATH + "/")]
+
+        assert sorted(run.ids) == sorted(sandbox.served_ids())
+        assert len(get_ones) == 120  # each job fetched once
+        for record in run.records[::10]:
+            assert record["ResultData"] == get_one(sandbox, record["Id"])["ResultData"]
+    assert sum(1 for r in run.records if r["ResultData"]) > len(run.records) / 2
+    assert "about 120 get-one requests for 120 jobs" in caplog.text
+
+
+def test_an_incremental_run_fetches_only_changed_jobs(sandbox) -> None:
+    first = run_tap(sandbox_config(sandbox, page_size=100, **FAST))
+    changed = sorted(sandbox.served_ids())[:4]
+    sandbox.touch(changed, status="Failed")
+    sandbox.clear_log()
+
+    second = run_tap(
+        sandbox_config(sandbox, page_size=100, include_result_data=True, **FAST),
+        state=first.final_state,
+    )
+
+    fetched = {int(e.path.rsplit("/", 1)[1]) for e in sandbox.request_log if e.path != LISTING_PATH}
+    assert set(changed) <= fetched == set(second.ids)
+    assert len(fetched) < 20
+    assert {r["Status"] for r in second.records if r["Id"] in changed} == {"Failed"}
+
+
+def test_a_job_deleted_before_its_fetch_is_emitted_without_result_data(
+    requests_mock, caplog
+) -> None:
+    requests_mock.get(
+        MOCK_LISTING,
+        json=page([job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:05Z")]),
+    )
+    requests_mock.get(
+        f"{MOCK_LISTING}/1", json={**job(1, "2025-01-01T00:00:00Z"), "ResultData": "ok"}
+    )
+    requests_mock.get(f"{MOCK_LISTING}/2", status_code=404, json={"Message": "not found"})
+
+    run = run_tap(mock_config(include_result_data=True))
+
+    assert run.ids == [1, 2]
+    assert [r["ResultData"] for r in run.records] == ["ok", None]
+    assert "Job 2 was deleted between listing and fetching it" in caplog.text
+
+
+def test_get_one_requests_overlap_under_latency_but_never_beat_the_pacing() -> None:
+    with NexudusSandbox(records=60, seed=9, faults=SandboxFaults(latency_ms=350)) as sandbox:
+        run_tap(
+            sandbox_config(
+                sandbox, page_size=100, include_result_data=True, requests_per_minute=600
+            )
+        )
+        get_ones = sorted(
+            (e for e in sandbox.request_log if e.path != LISTING_PATH), key=lambda e: e.started_at
+        )
+
+    starts = [e.started_at for e in get_ones]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.09  # sent 105 ms apart; arrival jitter takes a little off
+    in_flight_together = sum(
+        1 for a, b in itertools.pairwise(get_ones) if b.started_at < (a.finished_at or 0.0)
+    )
+    assert in_flight_together > len(get_ones) / 2  # latency 350 ms did not idle the budget
