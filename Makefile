@@ -1,0 +1,86 @@
+# tap-nexudus-jobs developer tasks. Needs only python3 (>=3.10) and make:
+# every target installs what it needs into .venv on first use.
+#
+#   make demo    sandbox -> tap -> DuckDB via `meltano run`, then a summary
+#   make test    lint + typecheck + pytest (incl. the end-to-end meltano test)
+#
+# Meltano shares .venv with the tap's dev dependencies: meltano 4.x and
+# singer-sdk 0.54.x resolve together without conflicts, and `pip check` runs
+# after every install so a future conflict fails here, loudly. (Meltano still
+# installs each plugin in its own venv under .meltano/.)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+MELTANO_VERSION ?= 4.4.1
+MELTANO := $(BIN)/meltano
+
+VENV_STAMP := $(VENV)/.tap-nexudus-jobs.installed
+MELTANO_STAMP := .meltano/.plugins.installed
+
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Meltano installs plugins with uv. Let uv trust the OS certificate store, so
+# installs also work where the CA bundle lives there (TLS-inspecting proxies) without
+# SSL_CERT_FILE (UV_SYSTEM_CERTS for new uv, UV_NATIVE_TLS for older releases).
+export UV_SYSTEM_CERTS ?= 1
+export UV_NATIVE_TLS ?= 1
+
+.PHONY: help venv meltano-install demo test lint typecheck pytest clean distclean
+
+help:
+	@echo "make demo             run the pipeline against the local sandbox and summarise"
+	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
+	@echo "make lint             ruff check + ruff format --check"
+	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts"
+	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
+	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
+	@echo "make clean            remove outputs, caches, .meltano (plugins + demo state)"
+	@echo "make distclean        clean, and remove $(VENV)"
+
+venv: $(VENV_STAMP)
+
+# Re-run when the dependencies (pyproject.toml) or the pinned meltano (Makefile) change.
+$(VENV_STAMP): pyproject.toml Makefile
+	@if [ ! -x "$(BIN)/python" ]; then \
+		echo "Creating $(VENV) with $$($(PYTHON) --version)"; \
+		$(PYTHON) -m venv "$(VENV)"; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
+	$(BIN)/python -m pip check
+	@touch "$@"
+
+meltano-install: $(MELTANO_STAMP)
+
+# Plugins: the tap (editable, so code edits need no reinstall), target-duckdb,
+# target-jsonl. Redone only when meltano.yml or the tap's dependencies change.
+$(MELTANO_STAMP): meltano.yml pyproject.toml | $(VENV_STAMP)
+	$(MELTANO) install
+	@mkdir -p "$(@D)" && touch "$@"
+
+demo: $(VENV_STAMP) $(MELTANO_STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: lint typecheck pytest
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV_STAMP)
+	$(BIN)/mypy tap_nexudus_jobs tests scripts
+
+pytest: $(VENV_STAMP) $(MELTANO_STAMP)
+	$(BIN)/pytest
+
+clean:
+	rm -rf output .meltano .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf "$(VENV)" .venv-meltano
