@@ -68,6 +68,17 @@ def _semantic_problems(config: t.Mapping[str, t.Any]) -> list[str]:
             "Settings 'access_token', or 'username' and 'password', are required: "
             "give one way to authenticate with Nexudus"
         )
+    business_ids = config.get("business_ids")
+    if business_ids is not None:
+        if not business_ids:
+            problems.append("Setting 'business_ids' is empty: list at least one business Id")
+        elif len(set(business_ids)) != len(business_ids):
+            problems.append("Setting 'business_ids' lists a business Id twice")
+        if (config.get("filters") or {}).get("Business") is not None:
+            problems.append(
+                "Settings 'business_ids' and 'filters.Business' both select businesses: "
+                "use business_ids"
+            )
     if problem := api_url_problem(config.get("api_url", "https://spaces.nexudus.com")):
         problems.append(problem)
     if config.get("start_date"):

@@ -170,6 +170,36 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
 
     @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """One partition per configured business, each with its own bookmark."""
+        business_ids = self.config.get("business_ids")
+        return [{"business_id": int(b)} for b in business_ids] if business_ids else None
+
+    def get_starting_timestamp(self, context: Context | None) -> datetime | None:
+        """The bookmark; a new business partition starts from an unpartitioned bookmark.
+
+        A run without `business_ids` covered every business up to its bookmark, so that
+        bookmark is a safe start for each business that has none of its own yet. It is
+        used on purpose, and said so, rather than re-reading each business's history.
+        """
+        start = super().get_starting_timestamp(context)
+        if not context or self.get_context_state(context).get("replication_key_value"):
+            return start
+        inherited = self.stream_state.get("replication_key_value")
+        if not inherited:
+            return start
+        inherited_start = parse_timestamp(str(inherited))
+        if start is not None and start >= inherited_start:
+            return start
+        self.logger.info(
+            "Business %s has no bookmark of its own yet: starting from %s, the bookmark a "
+            "run without business_ids left for all businesses",
+            context.get("business_id"),
+            inherited,
+        )
+        return inherited_start
+
+    @property
     def page_size(self) -> int:
         """`page_size` setting."""
         return int(self.config.get("page_size", 1000))
@@ -186,6 +216,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             params[f"from_{ENTITY}_UpdatedOn"] = request.window.start.strftime(FILTER_MINUTE_FORMAT)
         if request.window.end is not None:
             params[f"to_{ENTITY}_UpdatedOn"] = request.window.end.strftime(FILTER_MINUTE_FORMAT)
+        if context and "business_id" in context:
+            params[f"{ENTITY}_Business"] = context["business_id"]
         for key, value in (self.config.get("filters") or {}).items():
             if key in CREATED_ON_RANGE_KEYS:
                 bound, field = key.split("_", 1)

@@ -103,6 +103,14 @@ class TapNexudusJobs(Tap):
             '"Status": "Failed"}), plus from_CreatedOn / to_CreatedOn.',
         ),
         th.Property(
+            "business_ids",
+            th.ArrayType(th.IntegerType),
+            title="Business Ids",
+            description="Extract only these Nexudus businesses (locations), one partition "
+            "each with its own bookmark, so workers can split an account. Default: one "
+            "unpartitioned stream over every business.",
+        ),
+        th.Property(
             "include_result_data",
             th.BooleanType,
             default=False,

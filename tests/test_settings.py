@@ -69,3 +69,20 @@ def test_https_or_loopback_http_is_accepted(url) -> None:
 @pytest.mark.parametrize("url", ["http://10.0.0.5", "http://nexudus.example.com:80"])
 def test_plain_http_elsewhere_is_refused(url) -> None:
     assert "plain http://" in (api_url_problem(url) or "")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"business_ids": []}, "'business_ids' is empty"),
+        ({"business_ids": [1001, 1001]}, "lists a business Id twice"),
+        ({"business_ids": ["Shoreditch"]}, "'business_ids.0'"),
+        ({"business_ids": [1001], "filters": {"Business": 1002}}, "use business_ids"),
+    ],
+)
+def test_bad_business_ids_give_one_clear_line(sandbox, tmp_path, settings, named) -> None:
+    result = run_cli({"api_url": sandbox.url, "access_token": SANDBOX_TOKEN, **settings}, tmp_path)
+
+    assert result.exit_code == 1
+    assert named in result.stderr
+    assert sandbox.request_log == []

@@ -7,7 +7,13 @@ Lets the demo, tests and benchmarks run without a Nexudus account::
 """
 
 from tap_nexudus_jobs.sandbox.data import generate_jobs
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
+from tap_nexudus_jobs.sandbox.faults import PUBLISHED_LIMITS, SandboxFaults
 from tap_nexudus_jobs.sandbox.server import NexudusSandbox, RequestLogEntry
 
-__all__ = ["NexudusSandbox", "RequestLogEntry", "SandboxFaults", "generate_jobs"]
+__all__ = [
+    "PUBLISHED_LIMITS",
+    "NexudusSandbox",
+    "RequestLogEntry",
+    "SandboxFaults",
+    "generate_jobs",
+]

@@ -2,6 +2,8 @@
 
 Prints one ``Nexudus sandbox listening on URL (N jobs, seed S)`` line, optionally writes
 the URL to ``--port-file`` (for Makefiles), and serves until SIGTERM or SIGINT (exit 0).
+Fault knobs (``--published-limits``, ``--throttle-rate``, ...) map one to one onto
+``SandboxFaults`` fields; the active ones are echoed on stderr.
 """
 
 from __future__ import annotations
@@ -15,8 +17,179 @@ from pathlib import Path
 from types import FrameType
 
 from tap_nexudus_jobs.sandbox.data import seeded_rng
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
+from tap_nexudus_jobs.sandbox.faults import PUBLISHED_LIMITS, SandboxFaults
 from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+
+
+def _number_set(text: str) -> frozenset[int]:
+    """``3,7`` -> {3, 7} (1-based request numbers)."""
+    try:
+        numbers = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers like 3,7, got {text!r}") from exc
+    if any(number < 1 for number in numbers):
+        raise argparse.ArgumentTypeError("request numbers start at 1")
+    return numbers
+
+
+def _status_script(text: str) -> dict[int, int]:
+    """``5:500,9:409`` -> {5: 500, 9: 409}."""
+    script: dict[int, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        number, _, status = part.partition(":")
+        try:
+            script[int(number)] = int(status)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(
+                f"expected REQUEST:STATUS pairs like 5:500,9:409, got {text!r}"
+            ) from exc
+    return script
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a probability between 0 and 1")
+    return value
+
+
+def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for the SandboxFaults knobs (all off by default)."""
+    faults = parser.add_argument_group(
+        "faults",
+        "Make the sandbox misbehave like the real API may (all off by default). Random "
+        "faults are seeded by --fault-seed, so a rerun meets the same faults.",
+    )
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="delay per response")
+    faults.add_argument(
+        "--dir-convention",
+        choices=["1/-1", "0/1"],
+        default="1/-1",
+        help="meaning of dir: 1 asc/-1 desc (default) or 0 asc/1 desc",
+    )
+    faults.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N", help="seed of random faults (default 0)"
+    )
+    published = ", ".join(f"{name}={value}" for name, value in PUBLISHED_LIMITS.items())
+    faults.add_argument(
+        "--published-limits",
+        action="store_true",
+        help=f"enforce the documented limits ({published}); the --limit-* flags override "
+        "single values",
+    )
+    for flag, window in (
+        ("--limit-per-100ms", "any 100 ms"),
+        ("--limit-per-minute", "any minute (x --limit-window-scale)"),
+        ("--limit-per-hour", "any hour (x --limit-window-scale)"),
+    ):
+        faults.add_argument(
+            flag,
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"allow N requests in {window}, account-wide; more get 409 + Retry-After "
+            "(seconds until a slot frees) and an empty body",
+        )
+    faults.add_argument(
+        "--limit-window-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply the minute and hour windows by F (e.g. 0.01 to scale time down)",
+    )
+    faults.add_argument(
+        "--throttle-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="answer a request with a spontaneous 409 with probability P",
+    )
+    faults.add_argument(
+        "--throttle-retry-after",
+        type=int,
+        default=1,
+        metavar="S",
+        help="Retry-After seconds of spontaneous and scripted 409s (default 1)",
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="answer 500/502/503 (small JSON or HTML body) with probability P",
+    )
+    faults.add_argument(
+        "--reset-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="close the connection without a response with probability P",
+    )
+    faults.add_argument(
+        "--scripted-statuses",
+        type=_status_script,
+        default={},
+        metavar="N:STATUS,...",
+        help="answer request N (1-based over all requests) with STATUS; 0 closes the connection",
+    )
+    faults.add_argument(
+        "--garbage-listing-requests",
+        type=_number_set,
+        default=frozenset(),
+        metavar="N,...",
+        help="answer these listing requests (1-based) with 200 and an HTML error page, e.g. 3,7",
+    )
+    faults.add_argument(
+        "--token-max-uses",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse an issued access token with 401 after N authorized requests",
+    )
+    faults.add_argument(
+        "--changes-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="before listing requests 2, 2+K, 2+2K, ... touch --changes-per-burst random jobs",
+    )
+    faults.add_argument(
+        "--changes-per-burst",
+        type=int,
+        default=0,
+        metavar="M",
+        help="how many jobs each --changes-every burst marks as updated now",
+    )
+
+
+def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
+    """The SandboxFaults the parsed flags describe (ValueError for values it rejects)."""
+    # --limit-per-* land in args under the SandboxFaults field names PUBLISHED_LIMITS uses.
+    limits: dict[str, int | None] = {name: getattr(args, name) for name in PUBLISHED_LIMITS}
+    if args.published_limits:
+        for name, value in PUBLISHED_LIMITS.items():
+            if limits[name] is None:
+                limits[name] = value
+    return SandboxFaults(
+        latency_ms=args.latency_ms,
+        dir_convention=args.dir_convention,
+        seed=args.fault_seed,
+        limit_per_100ms=limits["limit_per_100ms"],
+        limit_per_minute=limits["limit_per_minute"],
+        limit_per_hour=limits["limit_per_hour"],
+        limit_window_scale=args.limit_window_scale,
+        throttle_rate=args.throttle_rate,
+        throttle_retry_after=args.throttle_retry_after,
+        error_rate=args.error_rate,
+        reset_rate=args.reset_rate,
+        scripted_statuses=args.scripted_statuses,
+        garbage_listing_requests=args.garbage_listing_requests,
+        token_max_uses=args.token_max_uses,
+        changes_every=args.changes_every,
+        changes_per_burst=args.changes_per_burst,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per response")
-    parser.add_argument("--dir-convention", choices=["1/-1", "0/1"], default="1/-1")
     parser.add_argument(
         "--touch",
         type=int,
@@ -42,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--password", default="demo-password")
     parser.add_argument("--static-token", default="sandbox-token")
     parser.add_argument("--port-file", type=Path, help="write the base URL here once listening")
+    _add_fault_arguments(parser)
     return parser
 
 
@@ -54,14 +226,19 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until a termination signal arrives."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        faults = faults_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     sandbox = NexudusSandbox(
         records=args.records,
         seed=args.seed,
         username=args.username,
         password=args.password,
         static_token=args.static_token,
-        faults=SandboxFaults(latency_ms=args.latency_ms, dir_convention=args.dir_convention),
+        faults=faults,
         host=args.host,
         port=args.port,
     )
@@ -70,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = seeded_rng(f"touch:{args.seed}").sample(ids, min(args.touch, len(ids)))
         sandbox.touch(chosen)
         print(f"touched {len(chosen)} jobs (updated now)", file=sys.stderr)
+
+    active = faults.active()
+    if active:
+        knobs = ", ".join(f"{name}={value!r}" for name, value in sorted(active.items()))
+        print(f"faults: {knobs}", file=sys.stderr)
 
     stopping = threading.Event()
 

@@ -3,28 +3,111 @@
 The sandbox reads ``NexudusSandbox.faults`` on every request, so a test can change a knob
 while a sync runs. To add a knob: add a field here, then act on it in
 ``server._Handler._before_response`` (which may short-circuit a response) or in the
-listing route.
+listing route. :class:`FaultEngine` holds the state the knobs need between requests
+(request numbering, the seeded dice, the sliding rate-limit windows) and decides, once per
+request, which request-level fault (if any) answers it.
+
+Per request, in this order (the first that applies wins):
+
+1. ``scripted_statuses`` for this request number;
+2. ``throttle_rate``: a spontaneous 409 + ``Retry-After: throttle_retry_after``;
+3. the published limits (``limit_per_*``): 409 + ``Retry-After`` until a slot frees;
+   a request that passes them consumes budget, a rejected one does not;
+4. ``reset_rate``: the connection is closed without an answer;
+5. ``error_rate``: 500, 502 or 503;
+
+then, after routing, ``token_max_uses`` (401 on /api/sys calls) and on the listing route
+``changes_every``/``changes_per_burst`` and ``garbage_listing_requests``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS
 
 DirConvention = Literal["1/-1", "0/1"]
 
+#: The documented limits: 1 request per 100 ms, 120 per minute and 5,000 per hour.
+PUBLISHED_LIMITS: dict[str, int] = {
+    "limit_per_100ms": 1,
+    "limit_per_minute": 120,
+    "limit_per_hour": 5000,
+}
+#: Statuses ``error_rate`` picks from (seeded).
+ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
+
+#: Names written to ``RequestLogEntry.fault``.
+FAULT_LIMIT = "limit"
+FAULT_THROTTLE = "throttle"
+FAULT_ERROR = "error"
+FAULT_RESET = "reset"
+FAULT_SCRIPTED = "scripted"
+FAULT_GARBAGE = "garbage"
+FAULT_TOKEN_EXPIRED = "token-expired"  # noqa: S105 - a fault name, not a secret
+FAULT_CHANGES = "changes"
+
+_T = TypeVar("_T")
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1")
+
+
+def _check_optional_positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1 or None")
+
 
 @dataclass
 class SandboxFaults:
-    """Fault injection settings (all off by default)."""
+    """Fault injection settings (all off by default; random ones are seeded by ``seed``)."""
 
     #: Sleep this long before answering every request, to mimic network round trips.
     latency_ms: float = 0.0
     #: Meaning of ``dir``: "1/-1" (1 asc, -1 desc; this endpoint's page) or "0/1"
     #: (0 asc, 1 desc; other Nexudus docs). The documentation disagrees, so both exist.
     dir_convention: DirConvention = "1/-1"
+    #: Seed of every random fault. The sandbox reseeds when ``faults`` is replaced (or
+    #: this field changes), so the same request sequence meets the same faults.
+    seed: int = 0
+    #: Published-limit enforcement: sliding windows over all requests (token, listing,
+    #: get-one), account-wide. Over any limit: 409, empty body, ``Retry-After`` = whole
+    #: seconds until a slot frees (at least 1). Rejected requests consume no budget.
+    limit_per_100ms: int | None = None
+    limit_per_minute: int | None = None
+    limit_per_hour: int | None = None
+    #: Multiplies the minute and hour windows (not the 100 ms one), to scale time down.
+    limit_window_scale: float = 1.0
+    #: Probability of a spontaneous 409 with ``Retry-After: throttle_retry_after``.
+    throttle_rate: float = 0.0
+    throttle_retry_after: int = 1
+    #: Probability of a 500/502/503 (seeded choice) with a small JSON or HTML body.
+    error_rate: float = 0.0
+    #: Probability that the connection is closed without any response.
+    reset_rate: float = 0.0
+    #: Request number (1-based over every request the sandbox receives) -> status to
+    #: answer instead: 409 gets ``Retry-After: throttle_retry_after`` and an empty body,
+    #: 0 closes the connection like ``reset_rate``, anything else a ``{"Message"}`` body.
+    scripted_statuses: dict[int, int] = field(default_factory=dict)
+    #: Listing request numbers (as passed to ``on_listing_request``) answered with
+    #: HTTP 200, ``Content-Type: text/html`` and an HTML error page.
+    garbage_listing_requests: frozenset[int] = frozenset()
+    #: Each issued access token (never the static token) is refused with 401 after this
+    #: many authorized requests, as an expired one would be.
+    token_max_uses: int | None = None
+    #: Before listing requests number 2, 2 + k, 2 + 2k, ... (k = ``changes_every``), touch
+    #: ``changes_per_burst`` seeded-random jobs (UpdatedOn = now): jobs changing mid-sync.
+    changes_every: int = 0
+    changes_per_burst: int = 0
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -32,3 +115,152 @@ class SandboxFaults:
             raise ValueError("latency_ms must be >= 0")
         if self.dir_convention not in DIR_CONVENTIONS:
             raise ValueError(f"dir_convention must be one of {sorted(DIR_CONVENTIONS)}")
+        for name in ("limit_per_100ms", "limit_per_minute", "limit_per_hour", "token_max_uses"):
+            _check_optional_positive(name, getattr(self, name))
+        if not self.limit_window_scale > 0:
+            raise ValueError("limit_window_scale must be > 0")
+        for name in ("throttle_rate", "error_rate", "reset_rate"):
+            _check_rate(name, getattr(self, name))
+        if self.throttle_retry_after < 0:
+            raise ValueError("throttle_retry_after must be >= 0")
+        if self.changes_every < 0 or self.changes_per_burst < 0:
+            raise ValueError("changes_every and changes_per_burst must be >= 0")
+        self.scripted_statuses = dict(self.scripted_statuses)
+        for number, status in self.scripted_statuses.items():
+            if number < 1:
+                raise ValueError("scripted_statuses keys are 1-based request numbers")
+            if status != 0 and not 100 <= status <= 599:
+                raise ValueError(f"scripted status {status} is not an HTTP status (or 0)")
+        self.garbage_listing_requests = frozenset(self.garbage_listing_requests)
+        if any(number < 1 for number in self.garbage_listing_requests):
+            raise ValueError("garbage_listing_requests are 1-based listing request numbers")
+
+    @classmethod
+    def published_limits(cls, **overrides: Any) -> SandboxFaults:
+        """Faults enforcing the documented limits (1/100 ms, 120/min, 5000/h), plus overrides."""
+        return cls(**{**PUBLISHED_LIMITS, **overrides})
+
+    def active(self) -> dict[str, Any]:
+        """The knobs that differ from their defaults (for logs and CLI banners)."""
+        default = SandboxFaults()
+        return {
+            knob.name: getattr(self, knob.name)
+            for knob in fields(self)
+            if getattr(self, knob.name) != getattr(default, knob.name)
+        }
+
+    def changes_due(self, listing_number: int) -> bool:
+        """True when jobs change before listing request ``listing_number`` (1-based)."""
+        every = self.changes_every
+        if every <= 0 or self.changes_per_burst <= 0 or listing_number < 2:
+            return False
+        return (listing_number - 2) % every == 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The request-level decision for one request.
+
+    ``fault`` None means "serve normally" (later faults may still apply in the route).
+    Otherwise answer ``status`` (0: close the connection without answering), with
+    ``Retry-After: retry_after`` when that is not None.
+    """
+
+    number: int
+    fault: str | None = None
+    status: int = 0
+    retry_after: int | None = None
+
+
+class FaultEngine:
+    """Request numbering, seeded dice and rate-limit windows shared by all handler threads.
+
+    Every request draws the same dice in the same order whatever knobs are on, under one
+    lock together with its number, so a given seed and request sequence always meet the
+    same faults, and turning one knob on does not reshuffle another's.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._seeded_from: SandboxFaults | None = None
+        self._seed = 0
+        self._rng = random.Random(0)  # noqa: S311 - deterministic faults, not secrets
+        self._changes_rng = random.Random("0:changes")  # noqa: S311
+        #: Arrival times of budget-consuming requests, per window (100 ms, minute, hour).
+        self._windows: tuple[deque[float], deque[float], deque[float]] = (
+            deque(),
+            deque(),
+            deque(),
+        )
+
+    @property
+    def requests(self) -> int:
+        """How many requests have been numbered so far."""
+        with self._lock:
+            return self._requests
+
+    def _reseed_if_needed(self, faults: SandboxFaults) -> None:
+        if faults is self._seeded_from and faults.seed == self._seed:
+            return
+        self._seeded_from, self._seed = faults, faults.seed
+        self._rng = random.Random(faults.seed)  # noqa: S311
+        # Changes draw a variable number of values: keep them off the per-request dice.
+        self._changes_rng = random.Random(f"{faults.seed}:changes")  # noqa: S311
+
+    def admit(self, faults: SandboxFaults) -> Verdict:
+        """Number the request and decide its request-level fault (see the module doc)."""
+        with self._lock:
+            self._reseed_if_needed(faults)
+            now = self._clock()
+            self._requests += 1
+            number = self._requests
+            rng = self._rng
+            throttle_roll, reset_roll, error_roll = rng.random(), rng.random(), rng.random()
+            error_status = ERROR_STATUSES[rng.randrange(len(ERROR_STATUSES))]
+
+            scripted = faults.scripted_statuses.get(number)
+            if scripted is not None:
+                retry_after = faults.throttle_retry_after if scripted == 409 else None
+                return Verdict(number, FAULT_SCRIPTED, scripted, retry_after)
+            if throttle_roll < faults.throttle_rate:
+                return Verdict(number, FAULT_THROTTLE, 409, faults.throttle_retry_after)
+            wait = self._limit_wait(faults, now)
+            if wait is not None:
+                return Verdict(number, FAULT_LIMIT, 409, wait)
+            for window in self._windows:
+                window.append(now)
+            if reset_roll < faults.reset_rate:
+                return Verdict(number, FAULT_RESET, 0)
+            if error_roll < faults.error_rate:
+                return Verdict(number, FAULT_ERROR, error_status)
+            return Verdict(number)
+
+    def _limit_wait(self, faults: SandboxFaults, now: float) -> int | None:
+        """Whole seconds (>= 1) until every exceeded window has a free slot; None if none is."""
+        scale = faults.limit_window_scale
+        limits = (
+            (faults.limit_per_100ms, 0.1),
+            (faults.limit_per_minute, 60.0 * scale),
+            (faults.limit_per_hour, 3600.0 * scale),
+        )
+        wait: float | None = None
+        for window, (limit, length) in zip(self._windows, limits, strict=True):
+            horizon = now - length
+            while window and window[0] <= horizon:
+                window.popleft()
+            if limit is not None and len(window) >= limit:
+                # The slot frees when enough of the oldest arrivals leave the window.
+                frees_at = window[len(window) - limit] + length
+                wait = max(wait or 0.0, frees_at - now)
+        if wait is None:
+            return None
+        return max(1, math.ceil(wait))
+
+    def pick_changes(self, faults: SandboxFaults, population: Sequence[_T]) -> list[_T]:
+        """``changes_per_burst`` seeded-random members of ``population`` (fewer if small)."""
+        with self._lock:
+            self._reseed_if_needed(faults)
+            count = min(faults.changes_per_burst, len(population))
+            return self._changes_rng.sample(population, count)

@@ -2,17 +2,23 @@
 
 No HTTP here so the paging semantics can be unit-tested directly. Parameter names are
 matched case-insensitively, as ASP.NET model binding does, and unknown ones are ignored.
+
+:func:`list_jobs` is the general path (filter and sort everything per request).
+:class:`UpdatedOnIndex` answers the query a sync makes on every page (``orderBy=UpdatedOn``
+with at most an UpdatedOn range) from a sorted index in O(log n + page size), with the
+same results.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from tap_nexudus_jobs.sandbox.data import FIELDS, Job, render_job
 
@@ -243,3 +249,223 @@ def build_envelope(selected: Sequence[Job], query: ListingQuery) -> dict[str, An
 def list_jobs(jobs: Iterable[Job], query: ListingQuery) -> dict[str, Any]:
     """The whole listing: filter, sort, page and envelope."""
     return build_envelope(select_jobs(jobs, query), query)
+
+
+# -- the UpdatedOn index -----------------------------------------------------------------
+
+INDEXED_FIELD = "UpdatedOn"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+#: Instant of a null UpdatedOn: below every real one, as nulls sort first; also the
+#: lowest Id, so ``(instant, _LOWEST)`` sorts before every entry at that instant.
+_NULL_INSTANT = _LOWEST = -(1 << 100)
+
+#: One index entry: (UpdatedOn in integer microseconds since the epoch, Id).
+IndexEntry = tuple[int, int]
+
+
+class StaleIndexError(RuntimeError):
+    """The index no longer matches the jobs (they were changed behind its back)."""
+
+
+def _instant(value: object) -> int:
+    """Exact integer microseconds of an aware datetime; orders exactly as the datetimes do.
+
+    Raises TypeError for anything else (naive datetimes, strings), which the index
+    cannot order like the general path, so it then steps aside.
+    """
+    if value is None:
+        return _NULL_INSTANT
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TypeError(f"cannot index UpdatedOn value {value!r}")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _entry(job: Job) -> IndexEntry:
+    return (_instant(job.get(INDEXED_FIELD)), int(job["Id"]))
+
+
+def uses_index(query: ListingQuery) -> bool:
+    """True for the sync's query: ordered by UpdatedOn, filtered by UpdatedOn ranges only."""
+    return (
+        query.order_field == INDEXED_FIELD
+        and not query.equals
+        and all(window.field == INDEXED_FIELD for window in query.windows)
+    )
+
+
+class IndexView(Sequence[Job]):
+    """Positions ``lo..hi`` of the index, read ascending or descending, as jobs.
+
+    Behaves like the list :func:`select_jobs` would return, for :func:`build_envelope`;
+    every job read is checked against its entry, raising :class:`StaleIndexError`.
+    """
+
+    def __init__(
+        self,
+        entries: list[IndexEntry],
+        jobs: Mapping[int, Job],
+        lo: int,
+        hi: int,
+        descending: bool,
+    ) -> None:
+        self._entries = entries
+        self._jobs = jobs
+        self._lo = lo
+        self._hi = max(lo, hi)
+        self._descending = descending
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def _job(self, position: int) -> Job:
+        index = self._hi - 1 - position if self._descending else self._lo + position
+        entry = self._entries[index]
+        job = self._jobs.get(entry[1])
+        try:
+            current = _entry(job) if job is not None else None
+        except TypeError:
+            current = None
+        if job is None or current != entry:
+            raise StaleIndexError(f"index entry {entry} does not match the served job")
+        return job
+
+    @overload
+    def __getitem__(self, item: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Job]: ...
+
+    def __getitem__(self, item: int | slice) -> Job | list[Job]:
+        if isinstance(item, slice):
+            return [self._job(position) for position in range(*item.indices(len(self)))]
+        position = item + len(self) if item < 0 else item
+        if not 0 <= position < len(self):
+            raise IndexError("index out of range")
+        return self._job(position)
+
+    def __iter__(self) -> Iterator[Job]:
+        return (self._job(position) for position in range(len(self)))
+
+
+class UpdatedOnIndex:
+    """Jobs sorted by (UpdatedOn, Id), kept up to date by the sandbox's data methods.
+
+    Not thread-safe: call it under the lock that guards the jobs. ``moved``/``added``/
+    ``removed`` keep it current in O(n) memmove per job (cheap: one list of int pairs);
+    big batches, :meth:`invalidate`, a different or resized jobs mapping, or a stale
+    entry met while reading a page make the next :meth:`select` rebuild it.
+    """
+
+    #: A batch larger than this (and than 1/64 of the index) triggers a rebuild instead.
+    INCREMENTAL_BATCH = 256
+
+    def __init__(self) -> None:
+        self._entries: list[IndexEntry] = []
+        self._by_id: dict[int, IndexEntry] = {}
+        self._source: Mapping[int, Job] | None = None
+        self._dirty = True
+        #: How many selects the index answered, and how many rebuilds it made.
+        self.hits = 0
+        self.rebuilds = 0
+
+    def invalidate(self) -> None:
+        """Rebuild before the next select (after changing jobs without moved/added/removed)."""
+        self._dirty = True
+
+    def _too_big(self, count: int) -> bool:
+        return count > max(self.INCREMENTAL_BATCH, len(self._entries) // 64)
+
+    def _insert(self, entry: IndexEntry) -> None:
+        bisect.insort(self._entries, entry)
+        self._by_id[entry[1]] = entry
+
+    def _delete(self, job_id: int) -> None:
+        entry = self._by_id.pop(job_id, None)
+        if entry is None:
+            return
+        position = bisect.bisect_left(self._entries, entry)
+        if position < len(self._entries) and self._entries[position] == entry:
+            del self._entries[position]
+        else:
+            self._dirty = True
+
+    def moved(self, jobs: Sequence[Job]) -> None:
+        """Jobs whose UpdatedOn may have changed."""
+        if self._dirty or self._too_big(len(jobs)):
+            self._dirty = True
+            return
+        try:
+            for job in jobs:
+                entry = _entry(job)
+                if self._by_id.get(entry[1]) != entry:
+                    self._delete(entry[1])
+                    self._insert(entry)
+        except TypeError:
+            self._dirty = True
+
+    def added(self, jobs: Sequence[Job]) -> None:
+        """Jobs newly added to the mapping."""
+        self.moved(jobs)
+
+    def removed(self, job_ids: Iterable[int]) -> None:
+        """Ids no longer in the mapping (unknown ones are ignored)."""
+        if self._dirty:
+            return
+        wanted = list(job_ids)
+        if self._too_big(len(wanted)):
+            self._dirty = True
+            return
+        for job_id in wanted:
+            self._delete(job_id)
+
+    def _ensure(self, jobs: Mapping[int, Job]) -> bool:
+        if not self._dirty and jobs is self._source and len(self._by_id) == len(jobs):
+            return True
+        try:
+            by_id = {job_id: _entry(job) for job_id, job in jobs.items()}
+        except TypeError:
+            return False  # not orderable like the general path: stay dirty, step aside
+        if any(entry[1] != job_id for job_id, entry in by_id.items()):
+            return False  # mapping not keyed by Id
+        self._by_id = by_id
+        self._entries = sorted(by_id.values())
+        self._source = jobs
+        self._dirty = False
+        self.rebuilds += 1
+        return True
+
+    def select(self, jobs: Mapping[int, Job], query: ListingQuery) -> IndexView | None:
+        """What ``select_jobs(jobs.values(), query)`` returns, or None if the index can't.
+
+        None when the query is not the indexed one (see :func:`uses_index`) or the jobs
+        cannot be indexed; then use the general path.
+        """
+        if not uses_index(query) or not self._ensure(jobs):
+            return None
+        lo, hi = 0, len(self._entries)
+        if query.windows:
+            starts = [w.start for w in query.windows if w.start is not None]
+            ends = [w.end for w in query.windows if w.end is not None]
+            # Any window excludes null UpdatedOn, which sort first.
+            low = _instant(max(starts)) if starts else _NULL_INSTANT + 1
+            lo = bisect.bisect_left(self._entries, (low, _LOWEST))
+            if ends:
+                hi = bisect.bisect_left(self._entries, (_instant(min(ends)), _LOWEST))
+        self.hits += 1
+        return IndexView(self._entries, jobs, lo, hi, query.descending)
+
+
+def list_jobs_indexed(
+    jobs: Mapping[int, Job], query: ListingQuery, index: UpdatedOnIndex
+) -> dict[str, Any]:
+    """:func:`list_jobs` over ``jobs.values()``, through ``index`` whenever it applies."""
+    for _attempt in range(2):
+        selected = index.select(jobs, query)
+        if selected is None:
+            break
+        try:
+            return build_envelope(selected, query)
+        except StaleIndexError:
+            index.invalidate()
+    return list_jobs(jobs.values(), query)

@@ -2,13 +2,15 @@
 
 Requests are served by a ThreadingHTTPServer in a daemon thread, so tests can drive the
 tap and mutate data (``touch``/``add_jobs``/``delete``) at the same time; one re-entrant
-lock guards ``jobs``.
+lock guards ``jobs``. Fault knobs (``SandboxFaults``) are decided per request by a
+``FaultEngine`` (see faults.py for the order they apply in).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -33,8 +35,21 @@ from tap_nexudus_jobs.sandbox.data import (
     result_data_for,
     seeded_rng,
 )
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-from tap_nexudus_jobs.sandbox.listing import ListingError, list_jobs, parse_listing_query
+from tap_nexudus_jobs.sandbox.faults import (
+    FAULT_CHANGES,
+    FAULT_GARBAGE,
+    FAULT_TOKEN_EXPIRED,
+    FaultEngine,
+    SandboxFaults,
+    Verdict,
+)
+from tap_nexudus_jobs.sandbox.listing import (
+    ListingError,
+    UpdatedOnIndex,
+    list_jobs,
+    list_jobs_indexed,
+    parse_listing_query,
+)
 from tap_nexudus_jobs.sandbox.tokens import TokenError, TokenStore
 
 TOKEN_PATH = "/api/token"  # noqa: S105 - a URL path, not a secret
@@ -43,6 +58,19 @@ MAX_BODY_BYTES = 1 << 20
 DENIED_MESSAGE = "Authorization has been denied for this request."
 #: Request headers worth keeping in the log; Authorization is reduced to its scheme.
 LOGGED_HEADERS = ("User-Agent", "Accept", "Content-Type", "client_id")
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+#: What a proxy or the web tier sends for 502/503, and the listing's garbage page.
+_HTML_ERRORS: dict[int, bytes] = {
+    502: b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+    b"Gateway</h1></center><hr><center>nginx</center></body></html>",
+    503: b"<html><head><title>Service Unavailable</title></head><body><h1>Service "
+    b"Unavailable</h1><p>The service is temporarily unavailable.</p></body></html>",
+}
+GARBAGE_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Nexudus - Error</title></head><body>"
+    b"<h1>Sorry, something went wrong.</h1><p>An unexpected error occurred while processing "
+    b"your request. Please try again later.</p></body></html>\n"
+)
 
 
 @dataclass
@@ -55,9 +83,15 @@ class RequestLogEntry:
     #: ``time.monotonic()`` when the request line was read.
     started_at: float
     headers: dict[str, str] = field(default_factory=dict)
-    #: HTTP status sent; 0 while the request is still being handled.
+    #: HTTP status sent; 0 while the request is still being handled, and for a reset.
     status: int = 0
     finished_at: float | None = None
+    #: The fault injected into this request ("limit", "throttle", "error", "reset",
+    #: "scripted", "garbage", "token-expired", "changes"), or None. A listing request
+    #: that both saw changes and got a garbage page is logged as "garbage".
+    fault: str | None = None
+    #: 1-based number of this request among all the sandbox received (fault numbering).
+    number: int = 0
 
 
 @dataclass
@@ -87,6 +121,21 @@ def _utc_seconds(at: datetime | None) -> datetime:
     elif at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
     return at.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _fault_response(verdict: Verdict) -> Response:
+    """The response for a request-level fault (status 0: reset, sent as nothing)."""
+    status = verdict.status
+    if status == 0:
+        return Response(0)
+    if status == 409:
+        # Throttling: empty body, Retry-After in seconds, as the documentation says.
+        return Response(409, b"", {"Retry-After": str(verdict.retry_after or 0)})
+    if verdict.fault == "error" and status in _HTML_ERRORS:
+        return Response(status, _HTML_ERRORS[status], {"Content-Type": HTML_CONTENT_TYPE})
+    if verdict.fault == "error":
+        return _message(status, "An error has occurred.")
+    return _message(status, f"Scripted response (HTTP {status}).")
 
 
 class _SandboxServer(ThreadingHTTPServer):
@@ -176,12 +225,14 @@ class _Handler(BaseHTTPRequestHandler):
             started_at=time.monotonic(),
             headers=self._logged_headers(),
         )
+        verdict = sandbox._fault_engine.admit(sandbox.faults)
+        entry.number = verdict.number
         body = self._read_body()
         if body is None:
             response = _message(413, "The request body is too large.")
         else:
             try:
-                response = self._before_response(entry) or self._route(entry, body)
+                response = self._before_response(entry, verdict) or self._route(entry, body)
             except Exception:
                 traceback.print_exc(file=sys.stderr)
                 response = _message(500, "An error has occurred.")
@@ -189,17 +240,24 @@ class _Handler(BaseHTTPRequestHandler):
         entry.finished_at = time.monotonic()
         # Logged before the bytes go out, so a client that got a reply sees it logged.
         sandbox._record(entry)
-        self._send(response)
+        if response.status == 0:
+            self._reset()
+        else:
+            self._send(response)
 
-    def _before_response(self, entry: RequestLogEntry) -> Response | None:
+    def _before_response(self, entry: RequestLogEntry, verdict: Verdict) -> Response | None:
         """The fault hook: runs before routing; a returned Response replaces the real one.
 
-        Future knobs (409 + Retry-After, random 5xx, token expiry, garbage pages) go here.
+        ``verdict`` is the request-level fault the engine chose (limit, throttle, reset,
+        error, scripted). A Response with status 0 means "close without answering".
         """
         faults = self.server.sandbox.faults
         if faults.latency_ms > 0:
             time.sleep(faults.latency_ms / 1000)
-        return None
+        if verdict.fault is None:
+            return None
+        entry.fault = verdict.fault
+        return _fault_response(verdict)
 
     def _route(self, entry: RequestLogEntry, body: bytes) -> Response:
         path = entry.path.rstrip("/").lower()  # ASP.NET routes ignore case
@@ -207,12 +265,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._token(body) if self.command == "POST" else self._not_allowed()
         if path.startswith("/api/sys/"):
             # Auth comes first: a bad token and a missing permission both answer 401.
-            if not self.server.sandbox.tokens.authorize(self.headers.get("Authorization")):
+            sandbox = self.server.sandbox
+            outcome = sandbox.tokens.check(
+                self.headers.get("Authorization"), sandbox.faults.token_max_uses
+            )
+            if outcome != "ok":
+                if outcome == "used-up":
+                    entry.fault = FAULT_TOKEN_EXPIRED
                 return Response.json(
                     401, {"Message": DENIED_MESSAGE}, {"WWW-Authenticate": "Bearer"}
                 )
             if path == LISTING_PATH:
-                return self._listing(entry.query) if self.command == "GET" else self._not_allowed()
+                return self._listing(entry) if self.command == "GET" else self._not_allowed()
             if (
                 path.startswith(LISTING_PATH + "/")
                 and path.count("/") == LISTING_PATH.count("/") + 1
@@ -238,22 +302,28 @@ class _Handler(BaseHTTPRequestHandler):
             return Response.json(400, exc.body())
         return Response.json(200, payload, {"Cache-Control": "no-cache"})
 
-    def _listing(self, params: dict[str, str]) -> Response:
+    def _listing(self, entry: RequestLogEntry) -> Response:
         sandbox = self.server.sandbox
         count = sandbox._count_listing_request()
+        faults = sandbox.faults
+        if faults.changes_due(count) and sandbox._change_random_jobs(faults):
+            entry.fault = FAULT_CHANGES
         callback = sandbox.on_listing_request
         if callback is not None:
             callback(count)  # before the page is computed, so it can move data under a sync
+        if count in faults.garbage_listing_requests:
+            entry.fault = FAULT_GARBAGE
+            return Response(200, GARBAGE_PAGE, {"Content-Type": HTML_CONTENT_TYPE})
         try:
             query = parse_listing_query(
-                params,
+                entry.query,
                 max_page_size=sandbox.max_page_size,
-                dir_convention=sandbox.faults.dir_convention,
+                dir_convention=faults.dir_convention,
             )
         except ListingError as exc:
             return _message(400, str(exc))
         with sandbox.lock:
-            envelope = list_jobs(sandbox.jobs.values(), query)
+            envelope = list_jobs_indexed(sandbox.jobs, query, sandbox._updated_index)
         return Response.json(200, envelope)
 
     def _get_one(self, raw_id: str) -> Response:
@@ -294,6 +364,16 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
+    def _reset(self) -> None:
+        """Drop the connection without a response (linger 0: the close ends in a TCP RST).
+
+        The client sees RemoteDisconnected or a connection reset. Only this handler's
+        connection ends (keep-alive or not); the server keeps serving.
+        """
+        self.close_connection = True
+        with suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -308,7 +388,9 @@ class NexudusSandbox:
 
     Use as a context manager (``with NexudusSandbox(records=200) as sandbox:``) or call
     ``start()``/``stop()``. ``jobs`` maps Id to the internal job dict (aware datetimes);
-    mutate it only while holding ``lock``, or through ``touch``/``add_jobs``/``delete``.
+    mutate it only through ``touch``/``add_jobs``/``delete``, or while holding ``lock``
+    and then calling ``reindex()`` (the UpdatedOn listing reads a sorted index that those
+    methods maintain).
     """
 
     def __init__(
@@ -345,9 +427,12 @@ class NexudusSandbox:
         )
         self.lock = threading.RLock()
         self.jobs: dict[int, Job] = {job["Id"]: job for job in generate_jobs(records, seed)}
+        #: Sorted (UpdatedOn, Id) index for the sync's listing query (see listing.py).
+        self._updated_index = UpdatedOnIndex()
         self.request_log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._listing_requests = 0
+        self._fault_engine = FaultEngine()
         # Like an identity column: Ids are never reused, even after deletes.
         self._next_id = max(self.jobs, default=FIRST_ID - 1) + 1
         self._server: _SandboxServer | None = None
@@ -427,8 +512,10 @@ class NexudusSandbox:
             missing = [job_id for job_id in wanted if job_id not in self.jobs]
             if missing:
                 raise KeyError(f"unknown job ids: {missing}")
+            touched: list[Job] = []
             for job_id in wanted:
                 job = self.jobs[job_id]
+                touched.append(job)
                 job["UpdatedOn"] = when
                 if status is not None and status != job["Status"]:
                     job["Status"] = status
@@ -439,6 +526,7 @@ class NexudusSandbox:
                         if status in FINISHED_STATUSES
                         else None
                     )
+            self._updated_index.moved(touched)
 
     def add_jobs(self, count: int, at: datetime | None = None) -> list[int]:
         """Create ``count`` jobs created and updated at ``at`` (default now); return their Ids."""
@@ -451,13 +539,50 @@ class NexudusSandbox:
                 rng = seeded_rng(f"{self.seed}:add:{job_id}")
                 self.jobs[job_id] = make_job(rng, job_id, when, when)
                 added.append(job_id)
+            self._updated_index.added([self.jobs[job_id] for job_id in added])
         return added
 
     def delete(self, ids: Iterable[int]) -> None:
         """Remove jobs; unknown Ids are ignored."""
         with self.lock:
-            for job_id in ids:
-                self.jobs.pop(job_id, None)
+            removed = [job_id for job_id in ids if self.jobs.pop(job_id, None) is not None]
+            self._updated_index.removed(removed)
+
+    def reindex(self) -> None:
+        """Call after changing ``jobs`` directly (not via touch/add_jobs/delete)."""
+        with self.lock:
+            self._updated_index.invalidate()
+
+    def render_listing(self, params: Mapping[str, str], *, indexed: bool = True) -> dict[str, Any]:
+        """The listing envelope for ``params``, as the listing route computes it.
+
+        No faults, counting or callbacks. ``indexed=False`` forces the general path, so
+        tests can check both give the same answer. Raises ListingError for a bad query.
+        """
+        query = parse_listing_query(
+            params, max_page_size=self.max_page_size, dir_convention=self.faults.dir_convention
+        )
+        with self.lock:
+            if indexed:
+                return list_jobs_indexed(self.jobs, query, self._updated_index)
+            return list_jobs(self.jobs.values(), query)
+
+    def _change_random_jobs(self, faults: SandboxFaults) -> bool:
+        """Touch ``changes_per_burst`` seeded-random jobs now; True if any were touched."""
+        with self.lock:
+            chosen = self._fault_engine.pick_changes(faults, list(self.jobs))
+            if chosen:
+                self.touch(chosen)
+        return bool(chosen)
+
+    def issued_secrets(self) -> set[str]:
+        """Every access and refresh token /api/token has issued so far."""
+        return self.tokens.issued()
+
+    @property
+    def requests_received(self) -> int:
+        """How many requests the sandbox has numbered (the scripted_statuses numbering)."""
+        return self._fault_engine.requests
 
     # -- request log -------------------------------------------------------------------
 

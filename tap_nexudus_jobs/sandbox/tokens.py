@@ -14,7 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+#: Outcome of :meth:`TokenStore.check`: accepted, refused, or an issued token used up.
+AuthOutcome = Literal["ok", "denied", "used-up"]
 
 #: Refresh tokens live 15 days per the documentation.
 REFRESH_TOKEN_LIFETIME_S = 15 * 24 * 3600
@@ -70,6 +73,10 @@ class TokenStore:
         self._lock = threading.Lock()
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
+        #: Authorized requests made with each issued access token.
+        self._uses: dict[str, int] = {}
+        #: Every access and refresh token ever issued (spent or not).
+        self._issued: set[str] = set()
 
     def grant(self, form: Mapping[str, str], client_id: str | None) -> dict[str, Any]:
         """Handle a token request body; return the success JSON or raise TokenError."""
@@ -112,6 +119,7 @@ class TokenStore:
         with self._lock:
             self._access[access] = _Grant(client_id, now + self.expires_in)
             self._refresh[refresh] = _Grant(client_id, now + REFRESH_TOKEN_LIFETIME_S)
+            self._issued.update((access, refresh))
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -119,24 +127,43 @@ class TokenStore:
             "refresh_token": refresh,
         }
 
+    def issued(self) -> set[str]:
+        """Every access and refresh token issued so far (a copy)."""
+        with self._lock:
+            return set(self._issued)
+
     def authorize(self, header: str | None) -> bool:
         """True for a live issued bearer token, the static token, or Basic with the user."""
+        return self.check(header) == "ok"
+
+    def check(self, header: str | None, max_uses: int | None = None) -> AuthOutcome:
+        """Like :meth:`authorize`, counting uses of issued access tokens.
+
+        With ``max_uses``, an issued access token that has already authorized that many
+        requests is "used-up" (the static token and Basic auth are never counted).
+        """
         if not header:
-            return False
+            return "denied"
         scheme, _, credentials = header.strip().partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer":
-            return self._bearer_ok(credentials)
+            return self._bearer(credentials, max_uses)
         if scheme.lower() == "basic":
-            return self._basic_ok(credentials)
-        return False
+            return "ok" if self._basic_ok(credentials) else "denied"
+        return "denied"
 
-    def _bearer_ok(self, token: str) -> bool:
+    def _bearer(self, token: str, max_uses: int | None) -> AuthOutcome:
         if token and _same(token, self.static_token):
-            return True
+            return "ok"
         with self._lock:
             grant = self._access.get(token)
-        return grant is not None and grant.expires_at > self._clock()
+            if grant is None or grant.expires_at <= self._clock():
+                return "denied"
+            uses = self._uses.get(token, 0)
+            if max_uses is not None and uses >= max_uses:
+                return "used-up"
+            self._uses[token] = uses + 1
+        return "ok"
 
     def _basic_ok(self, credentials: str) -> bool:
         try:
