@@ -63,4 +63,4 @@ def test_an_unpartitioned_bookmark_seeds_new_partitions_and_says_so(sandbox, cap
     # Only the bookmark's minute is re-read, not the business's whole history.
     assert len(partitioned.ids) < 20
     (request,) = [e for e in sandbox.request_log if e.path == LISTING_PATH]
-    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == whole.bookmark[:16]
+    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == (whole.bookmark or "")[:16]

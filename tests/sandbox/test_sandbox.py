@@ -91,7 +91,7 @@ def test_password_grant_issues_a_working_bearer_token(shared: NexudusSandbox) ->
     response = token(shared, PASSWORD_GRANT)
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer"  # noqa: S105 - a token type, not a secret
+    assert body["token_type"] == "bearer"
     assert body["expires_in"] == 604799
     assert body["access_token"] and body["refresh_token"]
     headers = {"Authorization": f"Bearer {body['access_token']}"}
