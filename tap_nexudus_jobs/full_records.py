@@ -46,7 +46,7 @@ class FullRecordFetcher:
                 self._log_missing(record["Id"])
                 completed.append(record)
                 continue
-            self._normalise(full)
+            full = self._normalise(full)
             completed.append({**full, **{k: v for k, v in record.items() if k != "ResultData"}})
         return completed
 

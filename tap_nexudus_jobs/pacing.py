@@ -35,12 +35,13 @@ class RequestPacer:
         *,
         per_minute: int,
         per_hour: int,
+        min_interval_ms: int = MIN_INTERVAL_MS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         rates = binding_rates(
             [
-                (1, MIN_INTERVAL_MS),
+                (1, min_interval_ms),
                 (per_minute, int(Duration.MINUTE)),
                 (per_hour, int(Duration.HOUR)),
             ]
@@ -62,6 +63,7 @@ class RequestPacer:
         return cls(
             per_minute=int(config.get("requests_per_minute", 120)),
             per_hour=int(config.get("requests_per_hour", 5000)),
+            min_interval_ms=int(config.get("min_request_interval_ms", MIN_INTERVAL_MS)),
         )
 
     @property
@@ -102,6 +104,8 @@ def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
     """
     kept: list[tuple[int, int]] = []
     for limit, window in limits:
+        if window <= 0:
+            continue  # no minimum interval at all
         while kept and limit <= kept[-1][0]:
             kept.pop()  # a longer window with no more room is the tighter one
         if kept and limit / window >= kept[-1][0] / kept[-1][1]:

@@ -118,7 +118,7 @@ class DriftSafeListing:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`normalise` puts `UpdatedOn` in comparable UTC form before any check."""
+        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form."""
         self._fetch_raw = fetch
         self._normalise = normalise
         self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
@@ -270,14 +270,12 @@ class DriftSafeListing:
         self.requests += 1
         if fetched.server_time is not None:
             self._server_clock = (fetched.server_time, self._monotonic())
-        for record in fetched.records:
+        records = fetched.records
+        for index, record in enumerate(records):
             try:
-                self._normalise(record)
+                records[index] = self._normalise(record)
             except ValueError as exc:
-                msg = (
-                    f"Nexudus listing page {request.page}: job {record['Id']} has a timestamp "
-                    f"that is not ISO 8601 ({exc})"
-                )
+                msg = f"Nexudus listing page {request.page}: job {record['Id']} {exc}"
                 raise NexudusResponseError(msg) from None
         served = fetched.envelope.current_page
         if served is not None and served != request.page:

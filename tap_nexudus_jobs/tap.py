@@ -6,6 +6,7 @@ import typing as t
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_nexudus_jobs.errors import SettingsError
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, find_setting_problems
@@ -31,6 +32,8 @@ class TapNexudusJobs(Tap):
     """Singer tap for Nexudus BusinessBackgroundJobs."""
 
     name = "tap-nexudus-jobs"
+    # msgspec serialises RECORD lines several times faster than the default writer.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -125,6 +128,15 @@ class TapNexudusJobs(Tap):
             default=120,
             title="Requests per minute",
             description="Pacing: the most requests the tap sends in any minute.",
+        ),
+        th.Property(
+            "min_request_interval_ms",
+            th.IntegerType(minimum=0),
+            default=105,
+            title="Minimum request interval (ms)",
+            description="Pacing: the least time between two requests. Nexudus allows one "
+            "per 100 ms; the default keeps 5 ms for network jitter. Lower it only for a "
+            "server without that limit (e.g. the local sandbox in benchmarks).",
         ),
         th.Property(
             "requests_per_hour",

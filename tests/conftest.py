@@ -54,10 +54,13 @@ class TapRun:
 
 def run_tap(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> TapRun:
     """Sync in-process and parse every message written to stdout."""
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")  # the msgspec writer writes bytes
     with redirect_stdout(out):
         TapNexudusJobs(config=config, state=state or {}).sync_all()
-    return TapRun([json.loads(line) for line in out.getvalue().splitlines() if line.strip()])
+    out.flush()
+    lines = raw.getvalue().decode("utf-8").splitlines()
+    return TapRun([json.loads(line) for line in lines if line.strip()])
 
 
 @dataclass
