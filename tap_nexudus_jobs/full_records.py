@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
-# Requests in flight at once. Pacing still decides when each one leaves; overlapping a
-# few only keeps the budget busy while earlier answers are on their way back.
-OVERLAP = 4
+# The most get-one requests in flight at once. Pacing still decides when each leaves;
+# overlapping only keeps the budget busy while earlier answers are on their way back.
+MAX_OVERLAP = 4
+# Weight of the newest round trip in the running latency estimate.
+LATENCY_SMOOTHING = 0.3
+
+FullRecord = tuple[dict[str, t.Any] | None, float]
 
 
 class FullRecordFetcher:
@@ -23,20 +29,45 @@ class FullRecordFetcher:
 
     def __init__(
         self,
-        fetch_one: Callable[[int], dict[str, t.Any] | None],
+        fetch_one: Callable[[int], FullRecord],
         normalise: Callable[[dict[str, t.Any]], dict[str, t.Any]],
         log_missing: Callable[[int], None],
+        pacing_spacing: Callable[[], float],
     ) -> None:
+        """`fetch_one(Id)` returns the full record (None if gone) and its round-trip time.
+
+        `pacing_spacing()` is the shortest gap pacing allows between two requests.
+        """
         self._fetch_one = fetch_one
         self._normalise = normalise
         self._log_missing = log_missing
-        self._pool = ThreadPoolExecutor(max_workers=OVERLAP, thread_name_prefix="get-one")
+        self._pacing_spacing = pacing_spacing
+        self._pool = ThreadPoolExecutor(max_workers=MAX_OVERLAP, thread_name_prefix="get-one")
+        self._latency = 0.0
         self.fetched = 0
         self.missing = 0
+        self.most_in_flight = 0
+
+    def overlap(self) -> int:
+        """Requests to keep in flight: enough to cover the round trip at the pacing rate.
+
+        One when answers come back faster than the pace, so no thread races another
+        between taking its turn and writing its request.
+        """
+        spacing = max(self._pacing_spacing(), 1e-3)
+        return max(1, min(MAX_OVERLAP, math.ceil(self._latency / spacing)))
 
     def complete(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         """The same records, in order, each merged with its full record when it exists."""
-        fulls = self._pool.map(self._fetch_one, [record["Id"] for record in records])
+        fulls: list[dict[str, t.Any] | None] = []
+        in_flight: deque[Future[FullRecord]] = deque()
+        for record in records:
+            while len(in_flight) >= self.overlap():
+                fulls.append(self._collect(in_flight.popleft()))
+            in_flight.append(self._pool.submit(self._fetch_one, record["Id"]))
+            self.most_in_flight = max(self.most_in_flight, len(in_flight))
+        while in_flight:
+            fulls.append(self._collect(in_flight.popleft()))
         completed = []
         for record, full in zip(records, fulls, strict=True):
             self.fetched += 1
@@ -49,6 +80,11 @@ class FullRecordFetcher:
             full = self._normalise(full)
             completed.append({**full, **{k: v for k, v in record.items() if k != "ResultData"}})
         return completed
+
+    def _collect(self, future: Future[FullRecord]) -> dict[str, t.Any] | None:
+        full, round_trip = future.result()
+        self._latency += LATENCY_SMOOTHING * (round_trip - self._latency)
+        return full
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import typing as t
 
@@ -12,9 +13,9 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 # Nexudus publishes: 1 request per 100 ms, 120 per minute, 5,000 per hour (all methods).
-# 105 ms, not 100: network jitter can bring two requests sent 100 ms apart closer
-# together by the time they reach the server, which counts their arrival.
-MIN_INTERVAL_MS = 105
+# 110 ms, not 100: network and scheduling jitter can bring two requests sent 100 ms
+# apart closer together by the time they reach the server, which counts arrivals.
+MIN_INTERVAL_MS = 110
 # After a throttle answer, space requests this many times further apart than the
 # configured per-minute rate allows, for GENTLE_SECONDS; each further throttle doubles it.
 GENTLE_FACTOR = 2.0
@@ -48,9 +49,12 @@ class RequestPacer:
         )
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
         self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
-        self._nominal_spacing = 60.0 / per_minute
+        self._min_interval = min_interval_ms / 1000
+        # The long-run spacing the tightest limit allows (ETAs, gentle pacing).
+        self._nominal_spacing = max(60.0 / per_minute, 3600.0 / per_hour, min_interval_ms / 1000)
         self._sleep = sleep
         self._monotonic = monotonic
+        self._lock = threading.Lock()
         self._gentle_factor = 1.0
         self._gentle_until = 0.0
         self._last_sent: float | None = None
@@ -67,20 +71,28 @@ class RequestPacer:
         )
 
     @property
+    def burst_spacing(self) -> float:
+        """Seconds between requests while the minute and hour windows still have room."""
+        factor = self._current_gentle_factor()
+        gentle = self._nominal_spacing * factor if factor > 1.0 else 0.0
+        return max(self._min_interval, gentle)
+
+    @property
     def seconds_per_request(self) -> float:
         """Long-run spacing at the current pace (used for ETAs)."""
         return self._nominal_spacing * self._current_gentle_factor()
 
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent."""
-        factor = self._current_gentle_factor()
-        if factor > 1.0 and self._last_sent is not None:
-            wait = self._last_sent + self._nominal_spacing * factor - self._monotonic()
-            if wait > 0:
-                self._sleep(wait)
-        self._limiter.try_acquire("nexudus")
-        self._last_sent = self._monotonic()
-        self.sent += 1
+        with self._lock:  # requests may come from several threads (get-one overlap)
+            factor = self._current_gentle_factor()
+            if factor > 1.0 and self._last_sent is not None:
+                wait = self._last_sent + self._nominal_spacing * factor - self._monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+            self._limiter.try_acquire("nexudus")
+            self._last_sent = self._monotonic()
+            self.sent += 1
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""

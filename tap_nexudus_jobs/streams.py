@@ -111,16 +111,17 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 request_counter.increment()
                 return FetchedPage(listing_envelope(response), _server_time(response))
 
-            def fetch_one(job_id: int) -> dict[str, t.Any] | None:
+            def fetch_one(job_id: int) -> tuple[dict[str, t.Any] | None, float]:
                 prepared = self.build_prepared_request(
                     method="GET", url=f"{self.get_url(context)}/{job_id}", headers=self.http_headers
                 )
                 try:
                     response = send(prepared, context)
                 except NexudusNotFoundError:
-                    return None
+                    return None, 0.0
                 request_counter.increment()
-                return t.cast("dict[str, t.Any]", parsed_json(response))
+                full = t.cast("dict[str, t.Any]", parsed_json(response))
+                return full, response.elapsed.total_seconds()
 
             self.listing = DriftSafeListing(
                 fetch,
@@ -131,7 +132,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 log=self.logger.info,
             )
             full_records = (
-                FullRecordFetcher(fetch_one, self._normalise, self._log_deleted)
+                FullRecordFetcher(
+                    fetch_one,
+                    self._normalise,
+                    self._log_deleted,
+                    lambda: self.pacer.burst_spacing,
+                )
                 if self.config.get("include_result_data")
                 else None
             )

@@ -9,6 +9,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_nexudus_jobs.errors import SettingsError
+from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, find_setting_problems
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 
@@ -132,10 +133,10 @@ class TapNexudusJobs(Tap):
         th.Property(
             "min_request_interval_ms",
             th.IntegerType(minimum=0),
-            default=105,
+            default=MIN_INTERVAL_MS,
             title="Minimum request interval (ms)",
             description="Pacing: the least time between two requests. Nexudus allows one "
-            "per 100 ms; the default keeps 5 ms for network jitter. Lower it only for a "
+            "per 100 ms; the default keeps 10 ms for network jitter. Lower it only for a "
             "server without that limit (e.g. the local sandbox in benchmarks).",
         ),
         th.Property(
