@@ -1,0 +1,96 @@
+"""Pacing: which limits bind, and the gentler pace after a throttle answer."""
+
+from __future__ import annotations
+
+import time
+
+from tap_nexudus_jobs.pacing import GENTLE_SECONDS, RequestPacer, binding_rates
+from tap_nexudus_jobs.progress import SyncProgress, format_duration
+
+
+def limits(rates) -> list[tuple[int, int]]:
+    return [(rate.limit, int(rate.interval)) for rate in rates]
+
+
+def test_published_limits_all_bind() -> None:
+    rates = binding_rates([(1, 110), (120, 60_000), (5000, 3_600_000)])
+    assert limits(rates) == [(1, 110), (120, 60_000), (5000, 3_600_000)]
+
+
+def test_limits_that_can_never_bind_are_dropped() -> None:
+    # 1000/minute can never be reached at one request per 110 ms.
+    assert limits(binding_rates([(1, 110), (1000, 60_000), (50_000, 3_600_000)])) == [(1, 110)]
+    # 120/minute never binds under 100/hour: the hour window is the tighter one.
+    assert limits(binding_rates([(1, 110), (120, 60_000), (100, 3_600_000)])) == [
+        (1, 110),
+        (100, 3_600_000),
+    ]
+    # No minimum interval at all.
+    assert limits(binding_rates([(1, 0), (120, 60_000)])) == [(120, 60_000)]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_throttle_answer_halves_the_pace_for_a_while() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(
+        per_minute=600,
+        per_hour=100_000,
+        min_interval_ms=0,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+    )
+    pacer.wait_turn()
+    assert clock.slept == []
+    assert pacer.seconds_per_request == 0.1
+
+    pacer.throttled()
+    pacer.wait_turn()
+    assert [round(s, 6) for s in clock.slept] == [0.2]  # twice the 600/minute spacing
+    pacer.throttled()
+    pacer.wait_turn()
+    assert round(clock.slept[-1], 6) == 0.4  # a second throttle doubles it again
+    assert pacer.throttle_answers == 2
+
+    clock.now += GENTLE_SECONDS
+    pacer.wait_turn()
+    assert len(clock.slept) == 2  # back to normal pace
+    assert pacer.sent == 4
+
+
+def test_the_minimum_interval_is_kept_between_real_requests() -> None:
+    pacer = RequestPacer(per_minute=600, per_hour=100_000, min_interval_ms=50)
+    started = time.monotonic()
+    for _ in range(5):
+        pacer.wait_turn()
+    assert time.monotonic() - started >= 4 * 0.05
+
+
+def test_progress_reports_records_pages_requests_and_eta() -> None:
+    lines: list[str] = []
+    clock = FakeClock()
+    progress = SyncProgress(
+        lines.append, lambda: 0.5, lambda: 12, monotonic=lambda: clock.now, every=30
+    )
+    progress.total_items, progress.total_pages = 48_000, 48
+    progress.page_done(1000)
+    assert lines == []  # not yet 30 s
+    clock.now += 31
+    progress.page_done(1000)
+    assert lines == [
+        "Progress: 2000 of 48000 jobs, 2 of 48 pages, 12 requests, ETA 23s at the pacing limit"
+    ]
+    progress.requests_per_record = 1.0
+    assert progress.remaining_requests() == 46 + 46_000
+
+
+def test_durations_read_naturally() -> None:
+    assert [format_duration(s) for s in (42, 185, 3725)] == ["42s", "3m 05s", "1h 02m"]
