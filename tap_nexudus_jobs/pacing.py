@@ -17,7 +17,7 @@ if t.TYPE_CHECKING:
 # apart closer together by the time they reach the server, which counts arrivals.
 MIN_INTERVAL_MS = 110
 # After a throttle answer, space requests this many times further apart than the
-# configured per-minute rate allows, for GENTLE_SECONDS; each further throttle doubles it.
+# shortest interval pacing allows, for GENTLE_SECONDS; each further throttle doubles it.
 GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
 GENTLE_SECONDS = 300.0
@@ -50,8 +50,10 @@ class RequestPacer:
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
         self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
         self._min_interval = min_interval_ms / 1000
-        # The long-run spacing the tightest limit allows (ETAs, gentle pacing).
+        # The long-run spacing the tightest limit allows (for ETAs).
         self._nominal_spacing = max(60.0 / per_minute, 3600.0 / per_hour, min_interval_ms / 1000)
+        # What gentle pacing multiplies: the burst spacing, or with none, the long run's.
+        self._gentle_base = self._min_interval or self._nominal_spacing
         self._sleep = sleep
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -74,20 +76,19 @@ class RequestPacer:
     def burst_spacing(self) -> float:
         """Seconds between requests while the minute and hour windows still have room."""
         factor = self._current_gentle_factor()
-        gentle = self._nominal_spacing * factor if factor > 1.0 else 0.0
-        return max(self._min_interval, gentle)
+        return max(self._min_interval, self._gentle_base * factor if factor > 1.0 else 0.0)
 
     @property
     def seconds_per_request(self) -> float:
         """Long-run spacing at the current pace (used for ETAs)."""
-        return self._nominal_spacing * self._current_gentle_factor()
+        return max(self._nominal_spacing, self.burst_spacing)
 
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent."""
         with self._lock:  # requests may come from several threads (get-one overlap)
             factor = self._current_gentle_factor()
             if factor > 1.0 and self._last_sent is not None:
-                wait = self._last_sent + self._nominal_spacing * factor - self._monotonic()
+                wait = self._last_sent + self._gentle_base * factor - self._monotonic()
                 if wait > 0:
                     self._sleep(wait)
             self._limiter.try_acquire("nexudus")
