@@ -17,10 +17,11 @@ if t.TYPE_CHECKING:
 # apart closer together by the time they reach the server, which counts arrivals.
 MIN_INTERVAL_MS = 110
 # After a throttle answer, space requests this many times further apart than the
-# shortest interval pacing allows, for GENTLE_SECONDS; each further throttle doubles it.
+# shortest interval pacing allows; each further throttle doubles it (up to the max),
+# and the slowdown halves every GENTLE_HALF_LIFE seconds without one.
 GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
-GENTLE_SECONDS = 300.0
+GENTLE_HALF_LIFE = 30.0
 
 
 class RequestPacer:
@@ -58,7 +59,7 @@ class RequestPacer:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._gentle_factor = 1.0
-        self._gentle_until = 0.0
+        self._throttled_at = 0.0
         self._last_sent: float | None = None
         self.sent = 0
         self.throttle_answers = 0
@@ -100,12 +101,14 @@ class RequestPacer:
         self.throttle_answers += 1
         previous = self._current_gentle_factor()
         self._gentle_factor = min(max(GENTLE_FACTOR, previous * 2), GENTLE_MAX_FACTOR)
-        self._gentle_until = self._monotonic() + GENTLE_SECONDS
+        self._throttled_at = self._monotonic()
 
     def _current_gentle_factor(self) -> float:
-        if self._monotonic() >= self._gentle_until:
-            self._gentle_factor = 1.0
-        return self._gentle_factor
+        if self._gentle_factor <= 1.0:
+            return 1.0
+        calm = self._monotonic() - self._throttled_at
+        factor = self._gentle_factor * 0.5 ** (calm / GENTLE_HALF_LIFE)
+        return factor if factor > 1.05 else 1.0
 
 
 def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:

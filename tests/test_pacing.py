@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tap_nexudus_jobs.pacing import GENTLE_SECONDS, RequestPacer, binding_rates
+import pytest
+
+from tap_nexudus_jobs.pacing import GENTLE_HALF_LIFE, RequestPacer, binding_rates
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 
 
@@ -39,7 +41,7 @@ class FakeClock:
         self.now += seconds
 
 
-def test_a_throttle_answer_halves_the_pace_for_a_while() -> None:
+def test_a_throttle_answer_slows_the_pace_and_calm_restores_it() -> None:
     clock = FakeClock()
     pacer = RequestPacer(
         per_minute=600,
@@ -57,10 +59,12 @@ def test_a_throttle_answer_halves_the_pace_for_a_while() -> None:
     assert [round(s, 6) for s in clock.slept] == [0.2]  # twice the 600/minute spacing
     pacer.throttled()
     pacer.wait_turn()
-    assert round(clock.slept[-1], 6) == 0.4  # a second throttle doubles it again
+    assert clock.slept[-1] == pytest.approx(0.4, rel=0.01)  # a second throttle doubles it
     assert pacer.throttle_answers == 2
 
-    clock.now += GENTLE_SECONDS
+    clock.now += GENTLE_HALF_LIFE
+    assert pacer.burst_spacing == pytest.approx(0.2, rel=0.01)  # calm halves the slowdown
+    clock.now += 5 * GENTLE_HALF_LIFE
     pacer.wait_turn()
     assert len(clock.slept) == 2  # back to normal pace
     assert pacer.sent == 4
