@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -26,13 +27,24 @@ from tap_nexudus_jobs.timestamps import (
 )
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
+    import requests
     from singer_sdk.helpers.types import Context
+    from singer_sdk.metrics import Counter
 
 ENTITY = "BusinessBackgroundJob"
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every request of one partition's sync goes through."""
+
+    send: Callable[..., requests.Response]  # the SDK's request, wrapped in our retries
+    counter: Counter
+    context: Context | None
 
 
 class BusinessBackgroundJobsStream(NexudusStream):
@@ -92,39 +104,14 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self._skip_before = self._start_date_cutoff(context)
         bookmark = self.get_context_state(context).get("replication_key_value")
         self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
-        send = self.request_decorator(self._request)
         progress = SyncProgress(
             self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
         )
-
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
-
-            def fetch(request: PageRequest) -> FetchedPage:
-                prepared = self.build_prepared_request(
-                    method="GET",
-                    url=self.get_url(context),
-                    params=self.listing_params(request, context),
-                    headers=self.http_headers,
-                )
-                response = send(prepared, context)
-                request_counter.increment()
-                return FetchedPage(listing_envelope(response), _server_time(response))
-
-            def fetch_one(job_id: int) -> tuple[dict[str, t.Any] | None, float]:
-                prepared = self.build_prepared_request(
-                    method="GET", url=f"{self.get_url(context)}/{job_id}", headers=self.http_headers
-                )
-                try:
-                    response = send(prepared, context)
-                except NexudusNotFoundError:
-                    return None, 0.0
-                request_counter.increment()
-                full = t.cast("dict[str, t.Any]", parsed_json(response))
-                return full, response.elapsed.total_seconds()
-
+            run = _Run(self.request_decorator(self._request), request_counter, context)
             self.listing = DriftSafeListing(
-                fetch,
+                lambda request: self._listing_page(run, request),
                 self._normalise,
                 start=self.get_starting_timestamp(context),
                 lookback_minutes=int(self.config.get("lookback_minutes", 0)),
@@ -133,7 +120,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             )
             full_records = (
                 FullRecordFetcher(
-                    fetch_one,
+                    lambda job_id: self._full_record(run, job_id),
                     self._normalise,
                     self._log_deleted,
                     lambda: self.pacer.burst_spacing,
@@ -158,6 +145,31 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 if full_records is not None:
                     full_records.close()
             self.logger.info("%s", progress.summary())
+
+    def _listing_page(self, run: _Run, request: PageRequest) -> FetchedPage:
+        """One listing request, through pacing, retries and the envelope checks."""
+        prepared = self.build_prepared_request(
+            method="GET",
+            url=self.get_url(run.context),
+            params=self.listing_params(request, run.context),
+            headers=self.http_headers,
+        )
+        response = run.send(prepared, run.context)
+        run.counter.increment()
+        return FetchedPage(listing_envelope(response), _server_time(response))
+
+    def _full_record(self, run: _Run, job_id: int) -> tuple[dict[str, t.Any] | None, float]:
+        """Get-one for a job: its full record (None if deleted) and the round-trip time."""
+        prepared = self.build_prepared_request(
+            method="GET", url=f"{self.get_url(run.context)}/{job_id}", headers=self.http_headers
+        )
+        try:
+            response = run.send(prepared, run.context)
+        except NexudusNotFoundError:
+            return None, 0.0
+        run.counter.increment()
+        full = t.cast("dict[str, t.Any]", parsed_json(response))
+        return full, response.elapsed.total_seconds()
 
     def _announce(
         self, listing: DriftSafeListing, progress: SyncProgress, with_full_records: bool
