@@ -199,8 +199,12 @@ class DriftSafeListing:
         while True:
             fetched = self._fetch(PageRequest(window, page, self._direction))
             total = fetched.envelope.total_items
-            known = page > 1 and expected_total is not None and total is not None
-            if known and total < expected_total:  # type: ignore[operator]
+            if (
+                page > 1
+                and total is not None
+                and expected_total is not None
+                and total < expected_total
+            ):
                 changed = True
                 self.extra_requests += 1
                 window = ListingWindow(self._newest_minute() or window.start, window.end)
