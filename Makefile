@@ -2,7 +2,12 @@
 # every target installs what it needs into .venv on first use.
 #
 #   make demo    sandbox -> tap -> DuckDB via `meltano run`, then a summary
-#   make test    lint + typecheck + pytest (incl. the end-to-end meltano test)
+#   make test    lint + typecheck + pytest (incl. the end-to-end meltano tests)
+#
+# The PostgreSQL end-to-end test needs a PostgreSQL server from Debian's packages
+# (initdb/pg_ctl under /usr/lib/postgresql/*/bin): `make postgres-deps` installs it
+# with apt-get when it is missing (as root), and `make pytest` runs it first. The test
+# starts and stops its own throwaway server; nothing is left running.
 #
 # Meltano shares .venv with the tap's dev dependencies: meltano 4.x and
 # singer-sdk 0.54.x resolve together without conflicts, and `pip check` runs
@@ -30,7 +35,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install demo test lint typecheck pytest clean distclean
+.PHONY: help venv meltano-install postgres-deps demo test lint typecheck pytest clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
@@ -39,6 +44,7 @@ help:
 	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
 	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
+	@echo "make postgres-deps    install PostgreSQL (Debian packages) for the Postgres e2e test"
 	@echo "make clean            remove outputs, caches, .meltano (plugins + demo state)"
 	@echo "make distclean        clean, and remove $(VENV)"
 
@@ -58,10 +64,32 @@ $(VENV_STAMP): pyproject.toml Makefile
 meltano-install: $(MELTANO_STAMP)
 
 # Plugins: the tap (editable, so code edits need no reinstall), target-duckdb,
-# target-jsonl. Redone only when meltano.yml or the tap's dependencies change.
+# target-postgres, target-jsonl. Redone only when meltano.yml or the tap's
+# dependencies change.
 $(MELTANO_STAMP): meltano.yml pyproject.toml | $(VENV_STAMP)
 	$(MELTANO) install
 	@mkdir -p "$(@D)" && touch "$@"
+
+# PostgreSQL server binaries for tests/test_postgres_end_to_end.py. Only installs
+# (Debian's `postgresql` package) when no initdb/pg_ctl is found; needs root for
+# apt-get, otherwise it stops with what to run. Installing the package does not
+# need a running server: the test starts its own, as the `postgres` user.
+postgres-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+		&& { [ "$$(id -u)" != 0 ] || id -u postgres >/dev/null 2>&1; }; then \
+		echo "PostgreSQL: $$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "PostgreSQL not found: installing Debian's postgresql package"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			postgresql >/dev/null; \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null; \
+	else \
+		echo "ERROR: PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl)" \
+			"are missing, and this is not root with apt-get to install them." >&2; \
+		echo "Install them: sudo apt-get update && sudo apt-get install -y postgresql" >&2; \
+		exit 1; \
+	fi
 
 demo: $(VENV_STAMP) $(MELTANO_STAMP)
 	$(BIN)/python scripts/demo.py
@@ -75,7 +103,7 @@ lint: $(VENV_STAMP)
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy tap_nexudus_jobs tests scripts
 
-pytest: $(VENV_STAMP) $(MELTANO_STAMP)
+pytest: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps
 	$(BIN)/pytest
 
 clean:

@@ -1,0 +1,166 @@
+"""The SQL in README.md's "The table analysts get" runs, and gives the right answers.
+
+Every ```sql block between `<!-- analyst-queries:start -->` and `<!-- analyst-queries:end -->`
+in README.md is run verbatim against a DuckDB file made by the demo's own pipeline
+(`meltano --environment=demo run tap-nexudus-jobs target-duckdb`, as in
+tests/test_end_to_end.py) from a small sandbox. The file is named nexudus.duckdb, like
+`make demo`'s, so the README's fully qualified `nexudus.nexudus.business_background_jobs`
+resolves exactly as it does for a user. Each query's answer is checked against the jobs the
+sandbox served.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+import uuid
+from collections import Counter
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.test_end_to_end import ROOT, Pipeline, check_plugins_installed, find_meltano
+
+README = ROOT / "README.md"
+START, END = "<!-- analyst-queries:start -->", "<!-- analyst-queries:end -->"
+SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)
+QUERY_TITLES = {
+    "per_status_per_day": "Jobs per status per day",
+    "failure_rate": "Failure rate, overall",
+    "failure_rate_per_business": "Failure rate per business",
+    "slowest_imports": "Slowest imports",
+}
+FINISHED = {"Completed", "Failed", "Cancelled"}
+JOBS = 300
+
+Rows = list[dict[str, t.Any]]
+
+
+def readme_queries() -> dict[str, str]:
+    """The README's analyst queries by key, recognised by their first `-- title` line."""
+    text = README.read_text(encoding="utf-8")
+    assert text.count(START) == 1 and text.count(END) == 1, f"{README} needs one {START}..{END}"
+    section = text[text.index(START) : text.index(END)]
+    blocks = [block.strip() for block in SQL_BLOCK.findall(section)]
+    queries: dict[str, str] = {}
+    for block in blocks:
+        title = block.splitlines()[0].removeprefix("--").strip()
+        keys = [key for key, wanted in QUERY_TITLES.items() if title.startswith(wanted)]
+        assert len(keys) == 1, f"README query with an unexpected first line: {title!r}"
+        queries[keys[0]] = block
+    assert set(queries) == set(QUERY_TITLES), f"README has queries {sorted(queries)}"
+    assert len(blocks) == len(QUERY_TITLES)
+    return queries
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, NexudusSandbox]]:
+    """A DuckDB file loaded by the demo pipeline, and the sandbox it was loaded from."""
+    meltano = find_meltano()
+    check_plugins_installed()
+    tmp = tmp_path_factory.mktemp("analyst")
+    with NexudusSandbox(records=JOBS, seed=42) as sandbox:
+        pipeline = Pipeline(
+            meltano=meltano,
+            sandbox=sandbox,
+            db_path=tmp / "nexudus.duckdb",
+            system_db=tmp / "meltano.db",
+            state_suffix=f"analyst-{uuid.uuid4().hex[:12]}",
+        )
+        pipeline.run()
+        yield pipeline.db_path, sandbox
+
+
+def run_query(db_path: Path, sql: str) -> Rows:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        result = connection.execute(sql)
+        names = [column[0] for column in result.description or []]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def jobs_of(sandbox: NexudusSandbox) -> list[dict[str, t.Any]]:
+    with sandbox.lock:
+        return [dict(job) for job in sandbox.jobs.values()]
+
+
+def naive_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def test_readme_has_the_analyst_queries():
+    queries = readme_queries()
+    for sql in queries.values():
+        assert "nexudus.nexudus.business_background_jobs" in sql
+
+
+def test_jobs_per_status_per_day(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["per_status_per_day"])
+    assert rows
+    jobs = jobs_of(sandbox)
+    assert sum(row["jobs"] for row in rows) == len(jobs) == JOBS
+    got = {(row["created_day"], row["status"]): row["jobs"] for row in rows}
+    assert len(got) == len(rows), "a (day, status) pair appears twice"
+    expected = Counter((naive_utc(job["CreatedOn"]).date(), job["Status"]) for job in jobs)
+    assert got == dict(expected)
+    assert all(isinstance(day, date) for day, _ in got)
+
+
+def failure_counts(jobs: list[dict[str, t.Any]]) -> tuple[int, int]:
+    failed = sum(job["Status"] == "Failed" for job in jobs)
+    finished = sum(job["Status"] in FINISHED for job in jobs)
+    return failed, finished
+
+
+def test_failure_rate_overall(loaded):
+    db_path, sandbox = loaded
+    (row,) = run_query(db_path, readme_queries()["failure_rate"])
+    failed, finished = failure_counts(jobs_of(sandbox))
+    assert failed > 0
+    assert (row["failed"], row["finished"]) == (failed, finished)
+    assert 0 <= row["failure_rate"] <= 1
+    assert row["failure_rate"] == pytest.approx(failed / finished, abs=5e-5)
+
+
+def test_failure_rate_per_business(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["failure_rate_per_business"])
+    jobs = jobs_of(sandbox)
+    businesses = {job["BusinessId"] for job in jobs}
+    assert {row["businessid"] for row in rows} == businesses
+    assert len(rows) == len(businesses)
+    for row in rows:
+        mine = [job for job in jobs if job["BusinessId"] == row["businessid"]]
+        assert {job["BusinessName"] for job in mine} == {row["businessname"]}
+        assert (row["failed"], row["finished"]) == failure_counts(mine)
+        assert 0 <= row["failure_rate"] <= 1
+    assert sum(row["failed"] for row in rows) == failure_counts(jobs)[0]
+    rates = [row["failure_rate"] for row in rows]
+    assert rates == sorted(rates, reverse=True)
+
+
+def test_slowest_imports(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["slowest_imports"])
+    assert 0 < len(rows) <= 20
+    for row in rows:
+        assert row["description"].startswith("Import")
+        assert row["status"] in ("Completed", "Failed")
+        assert row["duration_seconds"] >= 0
+        assert row["duration"].total_seconds() == row["duration_seconds"]
+        assert row["updatedon"] >= row["createdon"]
+    seconds = [row["duration_seconds"] for row in rows]
+    assert seconds == sorted(seconds, reverse=True)
+
+    imports = [
+        job
+        for job in jobs_of(sandbox)
+        if job["Description"].startswith("Import") and job["Status"] in ("Completed", "Failed")
+    ]
+    durations = sorted(
+        ((job["UpdatedOn"] - job["CreatedOn"]).total_seconds() for job in imports), reverse=True
+    )
+    assert seconds == durations[: len(rows)]

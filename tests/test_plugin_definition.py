@@ -1,0 +1,204 @@
+"""The three descriptions of the extractor agree: the tap itself, meltano.yml and the
+standalone plugin definition (plugins/extractors/tap-nexudus-jobs.yml, for
+`meltano add --from-ref`).
+
+The tap's `--about --format=json` is the truth: every setting it accepts must be declared in
+both files (none missing, none extra), with a Meltano `kind` that matches its JSON type,
+`sensitive: true` exactly where the tap marks the setting secret, and any `value` equal to the
+tap's default. The two files must also agree with each other on capabilities and
+settings_group_validation, and `meltano add --from-ref` must accept the definition file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_end_to_end import ROOT, find_meltano
+
+EXTRACTOR = "tap-nexudus-jobs"
+DEFINITION_FILE = ROOT / "plugins" / "extractors" / f"{EXTRACTOR}.yml"
+SECRET_SETTINGS = {"access_token", "password", "totp"}
+MELTANO_CAPABILITIES = [
+    "catalog",
+    "discover",
+    "state",
+    "about",
+    "stream-maps",
+    "schema-flattening",
+    "batch",
+]
+AUTH_GROUPS = [["access_token"], ["username", "password"]]
+
+Setting = dict[str, t.Any]
+
+
+def load_yaml(path: Path) -> dict[str, t.Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path} is not a YAML mapping"
+    return data
+
+
+@pytest.fixture(scope="module")
+def about() -> dict[str, t.Any]:
+    """`tap-nexudus-jobs --about --format=json`, from the installed entry point's module."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "tap_nexudus_jobs", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return t.cast("dict[str, t.Any]", json.loads(completed.stdout))
+
+
+@pytest.fixture(scope="module")
+def tap_settings(about: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    return t.cast("dict[str, dict[str, t.Any]]", about["settings"]["properties"])
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, t.Any]:
+    return load_yaml(DEFINITION_FILE)
+
+
+@pytest.fixture(scope="module")
+def project_extractor() -> dict[str, t.Any]:
+    project = load_yaml(ROOT / "meltano.yml")
+    matches = [p for p in project["plugins"]["extractors"] if p["name"] == EXTRACTOR]
+    assert len(matches) == 1, f"meltano.yml declares {len(matches)} {EXTRACTOR} extractors"
+    return t.cast("dict[str, t.Any]", matches[0])
+
+
+@pytest.fixture(scope="module", params=["definition file", "meltano.yml"])
+def declared(
+    request: pytest.FixtureRequest,
+    definition: dict[str, t.Any],
+    project_extractor: dict[str, t.Any],
+) -> dict[str, t.Any]:
+    return definition if request.param == "definition file" else project_extractor
+
+
+def settings_by_name(plugin: dict[str, t.Any]) -> dict[str, Setting]:
+    names = [s["name"] for s in plugin["settings"]]
+    duplicates = {n for n in names if names.count(n) > 1}
+    assert not duplicates, f"settings declared twice: {sorted(duplicates)}"
+    return {s["name"]: s for s in plugin["settings"]}
+
+
+def expected_kind(schema: dict[str, t.Any]) -> str:
+    """The Meltano setting kind for a JSON Schema property of the tap's config."""
+    declared = schema.get("type", [])
+    types = [str(name) for name in ([declared] if isinstance(declared, str) else declared)]
+    types = [name for name in types if name != "null"]
+    assert len(types) == 1, f"cannot map JSON types {types} to one Meltano kind"
+    if types[0] == "string":
+        return "date_iso8601" if schema.get("format") == "date-time" else "string"
+    kinds = {"integer": "integer", "number": "decimal", "boolean": "boolean"}
+    return kinds.get(types[0], types[0])
+
+
+def test_every_tap_setting_declared_and_no_other(declared, tap_settings):
+    names = set(settings_by_name(declared))
+    missing = sorted(set(tap_settings) - names)
+    extra = sorted(names - set(tap_settings))
+    assert not missing, f"settings the tap accepts but the file does not declare: {missing}"
+    assert not extra, f"settings declared that the tap does not know: {extra}"
+
+
+def test_sensitive_exactly_where_the_tap_marks_secrets(declared, tap_settings):
+    sensitive = {n for n, s in settings_by_name(declared).items() if s.get("sensitive") is True}
+    secret = {name for name, schema in tap_settings.items() if schema.get("secret")}
+    assert sensitive == secret
+    assert secret >= SECRET_SETTINGS
+    for name, setting in settings_by_name(declared).items():
+        assert setting.get("sensitive", False) in (True, False), name
+        assert "value" not in setting or name not in secret, f"a value for secret {name}"
+
+
+def test_kinds_match_the_tap_types(declared, tap_settings):
+    for name, setting in settings_by_name(declared).items():
+        assert setting.get("kind") == expected_kind(tap_settings[name]), name
+
+
+def test_values_are_the_tap_defaults(declared, tap_settings):
+    for name, setting in settings_by_name(declared).items():
+        if "value" in setting:
+            assert setting["value"] == tap_settings[name].get("default"), name
+
+
+def test_every_setting_has_label_and_description(declared):
+    for name, setting in settings_by_name(declared).items():
+        assert str(setting.get("label") or "").strip(), f"{name} has no label"
+        assert str(setting.get("description") or "").strip(), f"{name} has no description"
+
+
+def test_capabilities_and_auth_groups(declared, about):
+    assert declared["capabilities"] == MELTANO_CAPABILITIES
+    assert set(declared["capabilities"]) <= set(about["capabilities"])
+    assert declared["settings_group_validation"] == AUTH_GROUPS
+    assert declared["namespace"] == "tap_nexudus_jobs"
+    assert declared["executable"] == EXTRACTOR
+
+
+def test_definition_file_and_meltano_yml_agree(definition, project_extractor):
+    ours, theirs = settings_by_name(definition), settings_by_name(project_extractor)
+    assert list(ours) == list(theirs), "settings differ (or are in a different order)"
+    for name in ours:
+        for key in ("kind", "sensitive", "value", "label"):
+            assert ours[name].get(key) == theirs[name].get(key), f"{name}.{key}"
+    for key in ("capabilities", "settings_group_validation", "namespace", "executable"):
+        assert definition[key] == project_extractor[key], key
+
+
+def test_definition_file_hub_metadata(definition):
+    assert definition["name"] == EXTRACTOR
+    assert str(definition["pip_url"]).startswith("git+https://")
+    assert str(definition["pip_url"]).endswith("/tap-nexudus-jobs.git")
+    for key in ("label", "description", "repo", "docs", "keywords"):
+        assert definition.get(key), f"definition file has no {key}"
+    scripts = {e.name for e in entry_points(group="console_scripts")}
+    assert definition["executable"] in scripts, "executable is not an installed console script"
+
+
+def test_meltano_add_from_ref_accepts_the_definition(tmp_path: Path):
+    """`meltano add --from-ref` in a scratch project gives an extractor with these settings."""
+    meltano = find_meltano()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_NEXUDUS_", "MELTANO_"))}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    project = tmp_path / "scratch"
+
+    def meltano_cmd(*args: str, cwd: Path) -> str:
+        completed = subprocess.run(
+            [str(meltano), *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return completed.stdout + completed.stderr
+
+    meltano_cmd("init", str(project), cwd=tmp_path)
+    output = meltano_cmd(
+        "add", "--from-ref", str(DEFINITION_FILE), EXTRACTOR, "--no-install", cwd=project
+    )
+    assert f"Added extractor '{EXTRACTOR}'" in output
+    added = load_yaml(project / "meltano.yml")["plugins"]
+    assert set(added) == {"extractors"}, f"meltano add created {sorted(added)}"
+    (plugin,) = added["extractors"]
+    assert list(settings_by_name(plugin)) == list(settings_by_name(load_yaml(DEFINITION_FILE)))
+    listed = meltano_cmd("config", "list", EXTRACTOR, cwd=project)
+    assert "TAP_NEXUDUS_JOBS_ACCESS_TOKEN" in listed
