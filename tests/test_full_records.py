@@ -14,6 +14,7 @@ from tests.conftest import (
     job,
     mock_config,
     page,
+    run_cli,
     run_tap,
     sandbox_config,
 )
@@ -82,20 +83,22 @@ def test_a_job_deleted_before_its_fetch_is_emitted_without_result_data(
     assert "Job 2 was deleted between listing and fetching it" in caplog.text
 
 
-def test_get_one_requests_overlap_under_latency_but_never_beat_the_pacing() -> None:
+def test_get_one_requests_overlap_under_latency_but_never_beat_the_pacing(tmp_path) -> None:
+    # The tap in its own process, as in production: in-process, its threads and the
+    # sandbox's would share one GIL and blur the arrival times measured here.
     with NexudusSandbox(records=60, seed=9, faults=SandboxFaults(latency_ms=350)) as sandbox:
-        run_tap(
-            sandbox_config(
-                sandbox, page_size=100, include_result_data=True, requests_per_minute=600
-            )
+        settings = sandbox_config(
+            sandbox, page_size=100, include_result_data=True, requests_per_minute=600
         )
+        assert run_cli(settings, tmp_path).exit_code == 0
         get_ones = sorted(
             (e for e in sandbox.request_log if e.path != LISTING_PATH), key=lambda e: e.started_at
         )
 
+    assert len(get_ones) == 60
     starts = [e.started_at for e in get_ones]
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.09  # sent 110 ms apart; arrival jitter takes a little off
+    # Sent 110 ms apart: never more than 10 arrivals in any second, whatever the jitter.
+    assert max(sum(1 for s in starts if first <= s < first + 1.0) for first in starts) <= 10
     in_flight_together = sum(
         1 for a, b in itertools.pairwise(get_ones) if b.started_at < (a.finished_at or 0.0)
     )
