@@ -22,7 +22,8 @@ import duckdb
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tests.test_end_to_end import ROOT, Pipeline, check_plugins_installed, find_meltano
+from tests.meltano_runs import ROOT, check_plugins_installed, find_meltano
+from tests.test_end_to_end import LOADER, Pipeline
 
 README = ROOT / "README.md"
 START, END = "<!-- analyst-queries:start -->", "<!-- analyst-queries:end -->"
@@ -60,7 +61,7 @@ def readme_queries() -> dict[str, str]:
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, NexudusSandbox]]:
     """A DuckDB file loaded by the demo pipeline, and the sandbox it was loaded from."""
     meltano = find_meltano()
-    check_plugins_installed()
+    check_plugins_installed(LOADER)
     tmp = tmp_path_factory.mktemp("analyst")
     with NexudusSandbox(records=JOBS, seed=42) as sandbox:
         pipeline = Pipeline(

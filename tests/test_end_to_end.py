@@ -10,9 +10,7 @@ If meltano or its plugins are missing the test fails, with the command that fixe
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +22,8 @@ import duckdb
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
-ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENT = "demo"
-EXTRACTOR = "tap-nexudus-jobs"
 LOADER = "target-duckdb"
 SCHEMA = "nexudus"
 STREAM = "business_background_jobs"
@@ -35,36 +31,6 @@ LISTING_PATH = "/api/sys/businessbackgroundjobs"
 UPDATED_FILTER = "from_BusinessBackgroundJob_UpdatedOn"
 E2E_JOBS = 450
 E2E_TOUCHED = 10
-RUN_TIMEOUT_S = 300
-
-
-def find_meltano() -> Path:
-    """The meltano installed next to this interpreter by `make venv` (.venv/bin)."""
-    candidates = [Path(sys.executable).parent / "meltano", ROOT / ".venv" / "bin" / "meltano"]
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(
-        "meltano is not installed (looked for "
-        + ", ".join(str(c) for c in candidates)
-        + "). Run `make venv meltano-install` (or `make test`, which does both).",
-        pytrace=False,
-    )
-
-
-def check_plugins_installed() -> None:
-    """The plugin venvs `meltano install` creates; without them `meltano run` cannot work."""
-    missing = [
-        plugin
-        for plugin in (f"extractors/{EXTRACTOR}", f"loaders/{LOADER}")
-        if not (ROOT / ".meltano" / plugin / "venv").is_dir()
-    ]
-    if missing:
-        pytest.fail(
-            f"Meltano plugins not installed: {', '.join(missing)} under .meltano/. "
-            "Run `make meltano-install` (or `make test`).",
-            pytrace=False,
-        )
 
 
 @dataclass
@@ -78,44 +44,14 @@ class Pipeline:
     state_suffix: str
 
     def run(self) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_NEXUDUS_")}
-        env.update(
-            {
-                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-                # A separate system database: this state never meets the demo's.
-                "MELTANO_DATABASE_URI": f"sqlite:///{self.system_db}",
-                "TAP_NEXUDUS_JOBS_API_URL": self.sandbox.url,
-                "TAP_NEXUDUS_JOBS_ACCESS_TOKEN": "sandbox-token",
-                "TARGET_DUCKDB_FILEPATH": str(self.db_path),
-            }
-        )
-        env.pop("MELTANO_ENVIRONMENT", None)
-        command = [
-            str(self.meltano),
-            f"--environment={ENVIRONMENT}",
-            "run",
-            "--no-install",
-            f"--state-id-suffix={self.state_suffix}",
-            EXTRACTOR,
+        return meltano_run(
+            self.meltano,
             LOADER,
-        ]
-        completed = subprocess.run(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
+            sandbox_url=self.sandbox.url,
+            system_db=self.system_db,
+            state_suffix=self.state_suffix,
+            loader_env={"TARGET_DUCKDB_FILEPATH": str(self.db_path)},
         )
-        if completed.returncode != 0:
-            log = (completed.stdout + completed.stderr).splitlines()[-60:]
-            pytest.fail(
-                f"`{' '.join(command[1:])}` exited {completed.returncode}:\n" + "\n".join(log),
-                pytrace=False,
-            )
-        return completed
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows from the DuckDB file; {table} is the stream's table, fully qualified."""
@@ -140,7 +76,7 @@ def e2e_sandbox() -> Iterator[NexudusSandbox]:
 @pytest.fixture
 def pipeline(e2e_sandbox: NexudusSandbox, tmp_path: Path) -> Pipeline:
     meltano = find_meltano()
-    check_plugins_installed()
+    check_plugins_installed(LOADER)
     return Pipeline(
         meltano=meltano,
         sandbox=e2e_sandbox,

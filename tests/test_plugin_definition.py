@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_end_to_end import ROOT, find_meltano
+from tests.meltano_runs import ROOT, find_meltano
 
 EXTRACTOR = "tap-nexudus-jobs"
 DEFINITION_FILE = ROOT / "plugins" / "extractors" / f"{EXTRACTOR}.yml"

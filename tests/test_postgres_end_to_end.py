@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tests.test_end_to_end import ENVIRONMENT, EXTRACTOR, ROOT, RUN_TIMEOUT_S, find_meltano
+from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
 LOADER = "target-postgres"
 SCHEMA = "nexudus"  # default_target_schema of target-postgres in meltano.yml
@@ -278,49 +278,16 @@ class PostgresPipeline:
     state_suffix: str
 
     def run(self) -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TAP_NEXUDUS_", "TARGET_POSTGRES_", "PG"))
-        }
-        env.update(
-            {
-                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "MELTANO_DATABASE_URI": f"sqlite:///{self.system_db}",
-                "TAP_NEXUDUS_JOBS_API_URL": self.sandbox.url,
-                "TAP_NEXUDUS_JOBS_ACCESS_TOKEN": "sandbox-token",
-                **self.server.loader_env(),
-            }
-        )
-        env.pop("MELTANO_ENVIRONMENT", None)
-        command = [
-            str(self.meltano),
-            f"--environment={ENVIRONMENT}",
-            "run",
-            "--no-install",
-            f"--state-id-suffix={self.state_suffix}",
-            EXTRACTOR,
+        return meltano_run(
+            self.meltano,
             LOADER,
-        ]
-        completed = subprocess.run(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
+            sandbox_url=self.sandbox.url,
+            system_db=self.system_db,
+            state_suffix=self.state_suffix,
+            loader_env=self.server.loader_env(),
+            scrubbed_prefixes=("TARGET_POSTGRES_", "PG"),
+            failure_detail=f"\nserver log:\n{self.server.server_log()}",
         )
-        if completed.returncode != 0:
-            log = (completed.stdout + completed.stderr).splitlines()[-60:]
-            pytest.fail(
-                f"`{' '.join(command[1:])}` exited {completed.returncode}:\n"
-                + "\n".join(log)
-                + f"\nserver log:\n{self.server.server_log()}",
-                pytrace=False,
-            )
-        return completed
 
     def updated_on_by_id(self) -> dict[int, datetime]:
         """Id -> UpdatedOn as an aware UTC datetime, whatever the column's exact type."""
@@ -341,20 +308,10 @@ class PostgresPipeline:
         return int(self.server.psql(sql)[0][0])
 
 
-def check_loader_installed() -> None:
-    for plugin in (f"extractors/{EXTRACTOR}", f"loaders/{LOADER}"):
-        if not (ROOT / ".meltano" / plugin / "venv").is_dir():
-            pytest.fail(
-                f"Meltano plugin not installed: {plugin} under .meltano/. "
-                "Run `make meltano-install` (or `make test`).",
-                pytrace=False,
-            )
-
-
 @pytest.fixture
 def pg_pipeline(postgres: PostgresServer, tmp_path: Path) -> Iterator[PostgresPipeline]:
     meltano = find_meltano()
-    check_loader_installed()
+    check_plugins_installed(LOADER)
     with NexudusSandbox(records=PG_JOBS, seed=5150) as sandbox:
         yield PostgresPipeline(
             meltano=meltano,
