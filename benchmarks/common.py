@@ -1,0 +1,423 @@
+"""Shared machinery of the benchmarks: the sandbox process, measured client runs, tables.
+
+Every measured client (our tap, the baseline, the peers) runs as a subprocess whose
+stdout is read line by line by the harness (RECORD lines counted, and parsed for Id and
+UpdatedOn when a benchmark checks for lost records). CPU time and peak RSS come from
+``os.wait4`` on that one child, so neither the sandbox nor the harness is counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORK_DIR = BENCH_DIR / ".work"
+VENVS_DIR = BENCH_DIR / ".venvs"
+PEERS_DIR = BENCH_DIR / "peers"
+STREAM = "business_background_jobs"
+STATIC_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's well-known demo token
+USERNAME = "demo@example.com"
+PASSWORD = "demo-password"  # noqa: S105 - the sandbox's well-known demo credential
+
+
+def main_python() -> str:
+    """The project's venv interpreter (the tap is installed there, editable)."""
+    candidate = ROOT / ".venv" / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def tap_executable() -> str:
+    """The console script a user runs."""
+    candidate = ROOT / ".venv" / "bin" / "tap-nexudus-jobs"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("tap-nexudus-jobs")
+    if found is None:
+        raise SystemExit("tap-nexudus-jobs is not installed (make venv)")
+    return found
+
+
+# -- the sandbox process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One request the sandbox saw."""
+
+    kind: str  # token, listing, get-one, other
+    status: int
+    fault: str | None
+    started: float
+    finished: float | None
+
+
+@dataclass
+class RequestCounts:
+    """Requests of one run, from the sandbox's log."""
+
+    entries: list[LogEntry]
+
+    def count(self, kind: str | None = None, status: int | None = None) -> int:
+        """Requests of that kind (all if None) and status (all if None)."""
+        return sum(
+            1
+            for e in self.entries
+            if (kind is None or e.kind == kind) and (status is None or e.status == status)
+        )
+
+    @property
+    def total(self) -> int:
+        """Every request."""
+        return len(self.entries)
+
+    @property
+    def listing(self) -> int:
+        """Listing requests (any status)."""
+        return self.count("listing")
+
+    @property
+    def throttled(self) -> int:
+        """409 answers."""
+        return self.count(status=409)
+
+    @property
+    def change_bursts(self) -> int:
+        """Listing requests before which the sandbox changed jobs."""
+        return sum(1 for e in self.entries if e.fault == "changes")
+
+    def span(self) -> float:
+        """Seconds from the first request's arrival to the last answer."""
+        if not self.entries:
+            return 0.0
+        ends = [e.finished for e in self.entries if e.finished is not None]
+        return max(ends) - min(e.started for e in self.entries) if ends else 0.0
+
+    def arrival_gaps_ms(self) -> list[float]:
+        """Milliseconds between consecutive request arrivals."""
+        starts = sorted(e.started for e in self.entries)
+        return [(later - earlier) * 1000 for earlier, later in itertools.pairwise(starts)]
+
+    def describe(self) -> str:
+        """e.g. ``10 listing + 1 token``."""
+        kinds = Counter(e.kind for e in self.entries)
+        order = ("listing", "get-one", "token", "other")
+        return " + ".join(f"{kinds[k]} {k}" for k in order if kinds[k])
+
+
+class Sandbox:
+    """``sandbox_proc.py`` in its own process; a context manager."""
+
+    def __init__(self, records: int, faults: dict[str, Any] | None = None, seed: int = 42) -> None:
+        WORK_DIR.mkdir(parents=True, exist_ok=True)
+        self._stderr = (WORK_DIR / "sandbox.stderr.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                main_python(),
+                str(BENCH_DIR / "sandbox_proc.py"),
+                "--records",
+                str(records),
+                "--seed",
+                str(seed),
+                "--faults",
+                json.dumps(faults or {}),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        hello = self._read()
+        self.url: str = hello["url"]
+        self.jobs: int = hello["jobs"]
+
+    def _read(self) -> dict[str, Any]:
+        if self.proc.stdout is None:
+            raise RuntimeError("no pipe to the sandbox process")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process exited (see .work/sandbox.stderr.log)")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"sandbox: {reply['error']}")
+        return reply
+
+    def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        """Send one command, return its reply."""
+        if self.proc.stdin is None:
+            raise RuntimeError("no pipe to the sandbox process")
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def log(self) -> RequestCounts:
+        """The request log since the last ``clear_log``."""
+        raw = self.call("log")["entries"]
+        return RequestCounts([LogEntry(k, s, f, a, b) for k, s, f, a, b in raw])
+
+    def clear_log(self) -> None:
+        """Forget logged requests."""
+        self.call("clear_log")
+
+    def versions(self) -> dict[int, str]:
+        """Id -> UpdatedOn of every job served now."""
+        return {int(k): v for k, v in self.call("versions")["versions"].items()}
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        """Replace the fault knobs (all others back to their defaults)."""
+        self.call("faults", faults=faults)
+
+    def close(self) -> None:
+        """Stop the sandbox process."""
+        if self.proc.poll() is None:
+            try:
+                self.call("quit")
+                self.proc.wait(timeout=10)
+            except (OSError, RuntimeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- measured client runs --------------------------------------------------------------
+
+
+def instant(value: str) -> float:
+    """Seconds since the epoch of an ISO 8601 timestamp (``Z`` or offset)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class RunResult:
+    """What one client run did and cost."""
+
+    label: str
+    returncode: int
+    wall: float
+    user: float
+    system: float
+    max_rss_kb: int
+    records: int
+    #: Id -> newest UpdatedOn emitted (epoch seconds); filled when collecting.
+    emitted: dict[int, float] = field(default_factory=dict)
+    last_state: dict[str, Any] | None = None
+    stderr_path: Path | None = None
+    timed_out: bool = False
+
+    @property
+    def cpu(self) -> float:
+        """User + system CPU seconds of the client process."""
+        return self.user + self.system
+
+    @property
+    def ok(self) -> bool:
+        """Exited 0 within the time limit."""
+        return self.returncode == 0 and not self.timed_out
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        """Last lines of the client's stderr, for failure notes."""
+        if self.stderr_path is None or not self.stderr_path.exists():
+            return ""
+        text = self.stderr_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def failure(self) -> str:
+        """One line saying how the run ended badly ("" if it did not)."""
+        if self.timed_out:
+            return "timed out"
+        if self.returncode != 0:
+            return f"exit {self.returncode}, {self._exception_line()}"
+        return ""
+
+    def _exception_line(self) -> str:
+        """``HTTPError: 409 Client Error: Conflict``-style summary of the last exception."""
+        for line in reversed(self.stderr_tail(200).splitlines()):
+            match = _EXCEPTION.search(line)
+            if match is None:
+                continue
+            message = match.group(2).split("caused an exception: ")[-1]
+            message = re.split(r" for (?:url|path): ", message)[0]
+            return f"{match.group(1).rsplit('.', 1)[-1]}: {message[:100]}"
+        return self.stderr_tail(1).strip()[-100:]
+
+
+_EXCEPTION = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.*)$")
+
+
+def _parse_record(line: bytes, emitted: dict[int, float]) -> None:
+    message = json.loads(line)
+    record = message["record"]
+    record_id = int(record["Id"])
+    updated = record.get("UpdatedOn")
+    stamp = instant(str(updated)) if updated is not None else -math.inf
+    if stamp > emitted.get(record_id, -math.inf):
+        emitted[record_id] = stamp
+
+
+def run_measured(
+    label: str,
+    argv: list[str],
+    *,
+    collect: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800.0,
+) -> RunResult:
+    """Run ``argv``, read its stdout (counting RECORD lines), return its cost.
+
+    ``collect`` parses each RECORD for Id and UpdatedOn (for lost-record checks). A
+    ``{"type": "SUMMARY", "records": n}`` line (the dlt runner's, when it does not print
+    records) sets the count instead.
+    """
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    stderr_path = WORK_DIR / "logs" / f"{safe}.stderr.log"
+    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    records = 0
+    summary_records: int | None = None
+    emitted: dict[int, float] = {}
+    last_state: bytes | None = None
+    timed_out = threading.Event()
+    with stderr_path.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(WORK_DIR)
+        )
+
+        def kill_on_timeout() -> None:
+            timed_out.set()
+            proc.kill()
+
+        watchdog = threading.Timer(timeout, kill_on_timeout)
+        watchdog.start()
+        stdout: IO[bytes] | None = proc.stdout
+        if stdout is None:
+            raise RuntimeError("no pipe from the client process")
+        for line in stdout:
+            head = line[:48]
+            if b'"RECORD"' in head:
+                records += 1
+                if collect:
+                    _parse_record(line, emitted)
+            elif b'"STATE"' in head:
+                last_state = line
+            elif b'"SUMMARY"' in head:
+                summary_records = int(json.loads(line)["records"])
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        watchdog.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    state = json.loads(last_state)["value"] if last_state else None
+    return RunResult(
+        label=label,
+        returncode=proc.returncode,
+        wall=wall,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
+        max_rss_kb=usage.ru_maxrss,
+        records=records if summary_records is None else summary_records,
+        emitted=emitted,
+        last_state=state,
+        stderr_path=stderr_path,
+        timed_out=timed_out.is_set(),
+    )
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Records a client failed to deliver, against what the sandbox serves at the end."""
+
+    missing: int  # Ids never emitted
+    stale: int  # Ids whose newest emitted version is older than the served one
+
+    def __str__(self) -> str:
+        return f"{self.missing} missing, {self.stale} stale"
+
+    @property
+    def total(self) -> int:
+        """Missing + stale."""
+        return self.missing + self.stale
+
+
+def loss(expected: dict[int, str], emitted: dict[int, float]) -> Loss:
+    """Compare the served versions with the newest version emitted per Id."""
+    missing = stale = 0
+    for job_id, version in expected.items():
+        seen = emitted.get(job_id)
+        if seen is None:
+            missing += 1
+        elif seen < instant(version):
+            stale += 1
+    return Loss(missing, stale)
+
+
+def changed_jobs(before: dict[int, str], after: dict[int, str]) -> int:
+    """How many jobs have a different version (or appeared) at the end."""
+    return sum(1 for job_id, version in after.items() if before.get(job_id) != version)
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    """Write ``payload`` as JSON (creating folders); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return path
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def md_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table, columns padded so it also reads well in a terminal."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: list[str]) -> str:
+        cells = cells + [""] * (len(headers) - len(cells))
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(headers), separator, *(line(r) for r in rows)])
+
+
+def seconds(value: float) -> str:
+    """Seconds with sensible precision."""
+    return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    """``1.23x``, or n/a."""
+    if denominator <= 0 or math.isnan(numerator) or math.isnan(denominator):
+        return "n/a"
+    return f"{numerator / denominator:.2f}x"
+
+
+def median(values: list[float]) -> float:
+    """Median (NaN for no values)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
