@@ -8,6 +8,7 @@ fixed, so the plan is worked out once and each record costs one loop over its fi
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime
 
 from tap_nexudus_jobs.timestamps import normalise_timestamp
 
@@ -15,6 +16,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
 FieldCheck = t.Callable[[t.Any], t.Any]
+UTC_SECONDS_LENGTH = len("2025-01-15T10:30:00Z")
 
 
 def _integer(value: t.Any) -> int:
@@ -54,26 +56,31 @@ def _date_time(value: t.Any) -> str | None:
         msg = f"is {value!r}, expected an ISO 8601 date-time"
         raise ValueError(msg)
     try:
+        if len(value) == UTC_SECONDS_LENGTH and value[-1] == "Z":
+            # The common `2025-01-15T10:30:00Z`: checked by parsing, re-rendered by hand.
+            datetime.fromisoformat(value)
+            return value[:-1] + "+00:00"
         return normalise_timestamp(value)
     except ValueError:
         msg = f"is {value!r}, not an ISO 8601 date-time"
         raise ValueError(msg) from None
 
 
-def _check_for(property_schema: dict[str, t.Any]) -> FieldCheck:
+def _check_for(property_schema: dict[str, t.Any]) -> tuple[type | None, FieldCheck]:
+    """The Python type a valid value already has (kept as is), and the full check."""
     types = property_schema.get("type", [])
     kinds = {types} if isinstance(types, str) else set(types)
     if property_schema.get("format") == "date-time":
-        return _date_time
-    for kind, check in (
-        ("integer", _integer),
-        ("boolean", _boolean),
-        ("object", _object),
-        ("string", _string),
+        return None, _date_time
+    for kind, exact, check in (
+        ("integer", int, _integer),
+        ("boolean", bool, _boolean),
+        ("object", dict, _object),
+        ("string", str, _string),
     ):
         if kind in kinds:
-            return t.cast("FieldCheck", check)
-    return lambda value: value
+            return exact, t.cast("FieldCheck", check)
+    return None, lambda value: value
 
 
 class RecordBuilder:
@@ -88,7 +95,7 @@ class RecordBuilder:
         properties: dict[str, t.Any] = schema["properties"]
         required = set(schema.get("required", []))
         self._plan = [
-            (name, _check_for(spec), name in required)
+            (name, *_check_for(spec), name in required)
             for name, spec in properties.items()
             if name in selected
         ]
@@ -99,19 +106,21 @@ class RecordBuilder:
     def build(self, raw: dict[str, t.Any]) -> dict[str, t.Any]:
         """The record to emit for one raw Nexudus record."""
         record: dict[str, t.Any] = {}
-        for name, check, required in self._plan:
+        for name, exact, check, required in self._plan:
             value = raw.get(name)
             if value is None:
                 if required:
                     msg = f"field '{name}' is missing"
                     raise ValueError(msg)
                 record[name] = None
-                continue
-            try:
-                record[name] = check(value)
-            except ValueError as exc:
-                msg = f"field '{name}' {exc}"
-                raise ValueError(msg) from None
+            elif type(value) is exact:  # the usual case: already the declared type
+                record[name] = value
+            else:
+                try:
+                    record[name] = check(value)
+                except ValueError as exc:
+                    msg = f"field '{name}' {exc}"
+                    raise ValueError(msg) from None
         if not self._warned and len(raw) > len(record) and not self._known.issuperset(raw):
             self._warned = True
             self._warn_unknown(sorted(set(raw) - self._known))

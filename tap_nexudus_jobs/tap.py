@@ -6,9 +6,9 @@ import typing as t
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_nexudus_jobs.errors import SettingsError
+from tap_nexudus_jobs.output import BufferedMsgSpecWriter
 from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, find_setting_problems
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
@@ -34,7 +34,7 @@ class TapNexudusJobs(Tap):
 
     name = "tap-nexudus-jobs"
     # msgspec serialises RECORD lines several times faster than the default writer.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pendulum
-
 # Nexudus range filters take `YYYY-MM-DDTHH:mm`: minute precision, inclusive.
 FILTER_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -23,6 +21,8 @@ def parse_timestamp(value: str) -> datetime:
         pass
     else:
         return fast if fast.tzinfo else fast.replace(tzinfo=timezone.utc)
+    import pendulum  # only for unusual formats, and slow to import
+
     parsed = pendulum.parse(value, tz="UTC", strict=False)
     if not isinstance(parsed, datetime):
         msg = f"{value!r} is a date or duration, not a date-time"

@@ -1,0 +1,72 @@
+"""RecordBuilder: the schema's fields, typed as declared, or one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_nexudus_jobs.records import RecordBuilder
+from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
+
+SCHEMA = BusinessBackgroundJobsStream.schema
+ALL_FIELDS = list(SCHEMA["properties"])
+
+
+def build(raw: dict, selected: list[str] | None = None) -> dict:
+    return RecordBuilder(SCHEMA, selected or ALL_FIELDS).build(raw)
+
+
+def test_values_of_the_declared_type_pass_and_missing_fields_are_null() -> None:
+    record = build({"Id": 5, "BusinessId": 1001, "Status": "Failed", "IsNew": False})
+
+    assert list(record) == ALL_FIELDS
+    assert record["BusinessId"] == 1001
+    assert record["IsNew"] is False
+    assert record["UserEmail"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-01-15T10:30:00Z", "2025-01-15T10:30:00+00:00"),
+        ("2025-01-15T12:30:00+02:00", "2025-01-15T10:30:00+00:00"),
+        ("2025-01-15T10:30:00.123Z", "2025-01-15T10:30:00.123000+00:00"),
+        ("2025-01-15T10:30:00", "2025-01-15T10:30:00+00:00"),
+    ],
+)
+def test_timestamps_come_out_in_utc(value, expected) -> None:
+    assert build({"Id": 1, "UpdatedOn": value})["UpdatedOn"] == expected
+
+
+def test_lossless_coercions_only() -> None:
+    record = build({"Id": 1, "BusinessId": 1001.0, "Description": 42})
+
+    assert record["BusinessId"] == 1001
+    assert record["Description"] == "42"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"BusinessId": 1001}, "field 'Id' is missing"),
+        ({"Id": 1, "BusinessId": "Shoreditch"}, "field 'BusinessId' is 'Shoreditch'"),
+        ({"Id": 1, "IsNew": "no"}, "field 'IsNew' is 'no', expected true or false"),
+        ({"Id": 1, "UpdatedOn": "2025-13-45T99:00:00Z"}, "field 'UpdatedOn'"),
+        ({"Id": 1, "UpdatedOn": 1736937000}, "expected an ISO 8601 date-time"),
+        ({"Id": 1, "CustomFields": ["a"]}, "field 'CustomFields' is list"),
+        ({"Id": 1, "Status": {"code": 3}}, "field 'Status' is dict"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_clear_error(raw, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(raw)
+
+
+def test_deselected_and_unknown_fields_are_not_emitted() -> None:
+    unknown: list[list[str]] = []
+    builder = RecordBuilder(SCHEMA, ["Id", "UpdatedOn", "Status"], unknown.append)
+
+    record = builder.build({"Id": 1, "Status": "Queued", "UserEmail": "x@y.z", "Colour": "red"})
+    builder.build({"Id": 2, "Colour": "blue"})
+
+    assert record == {"Id": 1, "UpdatedOn": None, "Status": "Queued"}
+    assert unknown == [["Colour"]]  # said once per run, not per record
