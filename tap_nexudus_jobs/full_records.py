@@ -51,8 +51,9 @@ class FullRecordFetcher:
     def overlap(self) -> int:
         """Requests to keep in flight: enough to cover the round trip at the pacing rate.
 
-        One when answers come back faster than the pace, so no thread races another
-        between taking its turn and writing its request.
+        One while answers come back within the pacing interval, so no threads race each
+        other between taking a turn and writing the request (which, on a busy machine,
+        can bring two requests closer together than pacing sent them).
         """
         spacing = max(self._pacing_spacing(), 1e-3)
         return max(1, min(MAX_OVERLAP, math.ceil(self._latency / spacing)))
