@@ -54,7 +54,6 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
         self._totp = config.get("totp")
         # Not the stream's session: that one authenticates through this object.
         self._token_session = PacedSession(pacer)
-        self.grants: list[str] = []
 
     @property
     def oauth_request_body(self) -> dict[str, str]:
@@ -98,7 +97,6 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
 
     def _request_token(self, form: dict[str, str]) -> dict[str, t.Any]:
         """One grant, retried like any request on throttling, 5xx and lost connections."""
-        self.grants.append(form["grant_type"])
         requested_at = datetime.now(timezone.utc)
         post = backoff.on_exception(
             retry_waits,

@@ -44,9 +44,6 @@ class FullRecordFetcher:
         self._pacing_spacing = pacing_spacing
         self._pool = ThreadPoolExecutor(max_workers=MAX_OVERLAP, thread_name_prefix="get-one")
         self._latency = 0.0
-        self.fetched = 0
-        self.missing = 0
-        self.most_in_flight = 0
 
     def overlap(self) -> int:
         """Requests to keep in flight: enough to cover the round trip at the pacing rate.
@@ -66,15 +63,12 @@ class FullRecordFetcher:
             while len(in_flight) >= self.overlap():
                 fulls.append(self._collect(in_flight.popleft()))
             in_flight.append(self._pool.submit(self._fetch_one, record["Id"]))
-            self.most_in_flight = max(self.most_in_flight, len(in_flight))
         while in_flight:
             fulls.append(self._collect(in_flight.popleft()))
         completed = []
         for record, full in zip(records, fulls, strict=True):
-            self.fetched += 1
             if full is None:
                 # Deleted between listing and fetch: keep the job, without ResultData.
-                self.missing += 1
                 self._log_missing(record["Id"])
                 completed.append(record)
                 continue

@@ -130,7 +130,6 @@ class DriftSafeListing:
         self._monotonic = monotonic
         self._server_clock: tuple[datetime, float] | None = None
         self.high_water = HighWaterMark()
-        self.requests = 0
         self.extra_requests = 0
         self.total_items: int | None = None
         self.total_pages: int | None = None
@@ -271,7 +270,6 @@ class DriftSafeListing:
 
     def _fetch(self, request: PageRequest, *, verify_order: bool = True) -> FetchedPage:
         fetched = self._fetch_raw(request)
-        self.requests += 1
         if fetched.server_time is not None:
             self._server_clock = (fetched.server_time, self._monotonic())
         records = fetched.records

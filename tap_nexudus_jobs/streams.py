@@ -101,9 +101,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Walk the listing page by page, writing STATE after each page."""
-        self._skip_before = self._start_date_cutoff(context)
         bookmark = self.get_context_state(context).get("replication_key_value")
         self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
+        self._skip_before = self._start_date_cutoff(self._starting_bookmark)
         progress = SyncProgress(
             self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
         )
@@ -308,14 +308,13 @@ class BusinessBackgroundJobsStream(NexudusStream):
             return
         super()._increment_stream_state(latest, context=context)
 
-    def _start_date_cutoff(self, context: Context | None) -> str | None:
+    def _start_date_cutoff(self, bookmark: str | None) -> str | None:
         """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""
         start_date = self.config.get("start_date")
         if not start_date:
             return None
         cutoff = normalise_timestamp(str(start_date))
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        if bookmark and cutoff and (normalise_timestamp(str(bookmark)) or "") >= cutoff:
+        if bookmark and cutoff and bookmark >= cutoff:
             return None
         return cutoff
 
