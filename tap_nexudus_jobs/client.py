@@ -114,9 +114,11 @@ class NexudusStream(RESTStream[t.Any]):
             authenticator.invalidate()
             raise TokenRejectedError(message, response)
         hint = "after a fresh token" if self._refreshed_after_401 else "with the configured token"
+        # Listing needs the -List role; get-one (`.../{Id}`) needs -Read.
+        role = "Read" if urlsplit(response.url or "").path.rstrip("/")[-1:].isdigit() else "List"
         msg = (
             f"{message} {hint}: the token may be expired, or the user lacks the "
-            "BusinessBackgroundJob-List role"
+            f"BusinessBackgroundJob-{role} role"
         )
         raise NexudusAuthError(msg)
 

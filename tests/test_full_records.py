@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import logging
 
+import pytest
 import requests
 
+from tap_nexudus_jobs.errors import NexudusAuthError
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import (
     LISTING_PATH,
@@ -103,3 +105,11 @@ def test_get_one_requests_overlap_under_latency_but_never_beat_the_pacing(tmp_pa
         1 for a, b in itertools.pairwise(get_ones) if b.started_at < (a.finished_at or 0.0)
     )
     assert in_flight_together > len(get_ones) / 2  # latency 350 ms did not idle the budget
+
+
+def test_a_refused_get_one_names_the_read_role(requests_mock) -> None:
+    requests_mock.get(MOCK_LISTING, json=page([job(1, "2025-01-01T00:00:00Z")]))
+    requests_mock.get(f"{MOCK_LISTING}/1", status_code=401, json={"Message": "denied"})
+
+    with pytest.raises(NexudusAuthError, match="BusinessBackgroundJob-Read role"):
+        run_tap(mock_config(include_result_data=True))
