@@ -1,35 +1,45 @@
-"""Drift-safe paging over the Nexudus listing, ordered by `UpdatedOn` ascending.
+"""The listing walk: every job version arrives, whatever the server's clocks and tie order.
 
-Why not one of the SDK's paginators: they follow one token forwards. Nexudus's
-listing shifts under the tap (a job updated mid-sync moves to the end and every later
-job moves up one place, so "next page" skips one), and recovering needs to change the
-query window, re-read an earlier page and hold a page in hand. None of that fits a
-forward-only token, so the walk is written here, on top of the envelope checks.
+Why not one of the SDK's paginators: they follow one token forwards. Nexudus's listing
+is offset-paged and sorted by `UpdatedOn`, which shifts while the tap reads it (an
+updated job moves to the end, every later job moves up one place), and nothing promises
+that jobs with equal `UpdatedOn` come back in the same order twice. Nor is the clock
+that writes `UpdatedOn` documented (UTC? local time labelled `Z`?), so the walk never
+uses the `Date` header or any clock: it trusts only what the records show.
 
-The walk, and what it costs:
-1. Page 1 of `[from, open end)`. A one-page result is the whole answer (1 request).
-2. Otherwise the rest is read as the *closed* window `[from, U]`, U = the server's clock
-   (its `Date` header) minus one minute minus `lookback_minutes`. A job updated during
-   the sync gets a timestamp after U and leaves that window, so `TotalItems` drops:
-   every drop is a shift, and the walk steps back over it (1 extra request per page
-   gap in which jobs changed). When nothing changes this costs no extra request.
-3. If anything left the window or lay past U, the tail `(U, open end)` is read with
-   "restart at the last minute, page 1": a fresh query each page, so nothing shifts
-   under it, at the price of re-reading the jobs of the minute it restarts from.
-Jobs that move are emitted again in their new version; versions already emitted are
-skipped by `HighWaterMark`, which needs only the Ids at the newest timestamp.
+1. Re-anchor. Page 1 of `from=<minute>` is a fresh query, so it cannot have shifted:
+   every job before the page's last minute is on it. The walk goes on from that last
+   minute (re-reading its jobs, which costs part of a page).
+2. Closed windows. A listed job updated after minute E proves the record clock is past
+   E (clocks do not run backwards; `lookback_minutes` covers one that jumps), so no
+   update can land in `[from, E]` any more: jobs can only leave it, and `TotalItems`
+   shows every leave. Page numbers over such a window are safe while `TotalItems`
+   holds, and cost no re-read; when it changes, the walk re-anchors. Ties that straddle
+   a page boundary may come back in another order; a job seen twice in one tie group
+   proves it, and that minute is re-read in `Id` order.
+3. Crowded minutes (a whole page inside one minute M) are read with `orderBy=Id` in the
+   window `[M, M+1]`, which covers minute M whether `to=M+1` means "up to M+1:59" or
+   "up to M+1:00". `Id` is unique, so the order is stable; in a closed window a job
+   that leaves shows in `TotalItems` and the walk steps back over it. A window that
+   may still be open (nothing newer listed) can change unseen: it is read anyway, and
+   the bookmark stays at M for the rest of the run, so the next run re-reads it.
+
+The bookmark after each page claims only minutes before the one the walk could still
+have to re-read, so a run killed anywhere resumes without a gap. Versions re-read
+from the same minute are emitted once (`VersionLedger`), remembering only the newest
+minutes' jobs.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
+import math
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.timestamps import floor_to_minute
+from tap_nexudus_jobs.timestamps import floor_to_minute, to_utc_iso
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -40,6 +50,13 @@ if t.TYPE_CHECKING:
 # page and a .NET client say 0 (0/1). Tried in this order, proven by the records.
 ASCENDING_DIR_CANDIDATES = (1, 0)
 ONE_MINUTE = timedelta(minutes=1)
+ORDER_BY_UPDATED_ON = "UpdatedOn"
+ORDER_BY_ID = "Id"
+# A closed-window walk costs a probe of the listing's last page (and sometimes a final
+# re-anchor): taken when re-anchoring is expected to re-read more pages than that.
+CLOSED_WALK_MIN_SAVING_PAGES = 0.5
+
+Record = dict[str, t.Any]
 
 
 @dataclass(frozen=True)
@@ -52,113 +69,296 @@ class ListingWindow:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One listing request: which window, which page, which `dir` value."""
+    """One listing request: which window, which page, which `dir` value, which order."""
 
     window: ListingWindow
     page: int
     direction: int
+    order_by: str = ORDER_BY_UPDATED_ON
 
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """A checked envelope and the server's clock when it answered (if it said)."""
+    """A checked listing envelope."""
 
     envelope: ListingEnvelope
-    server_time: datetime | None
 
     @property
-    def records(self) -> list[dict[str, t.Any]]:
+    def records(self) -> list[Record]:
         return self.envelope.records
 
 
-class HighWaterMark:
-    """Admits each job version once per run, in ascending `UpdatedOn` order.
+@dataclass(frozen=True)
+class ListingPage:
+    """Job versions to emit now, and the bookmark STATE may claim once they are out."""
 
-    Every job the walk has not reached yet sorts at or after the newest one emitted, so
-    an older timestamp means "already emitted"; only ties need remembering, which keeps
-    memory bounded by the jobs sharing one timestamp instead of growing with the account.
+    records: list[Record]
+    bookmark: str | None
+
+
+class VersionLedger:
+    """The job versions (Id, UpdatedOn) emitted from some minute on.
+
+    Re-reads never reach back past the minute the walk re-anchors at, so older versions
+    are forgotten: memory is bounded by the newest minutes' jobs, not by the account.
     """
 
     def __init__(self) -> None:
-        self.newest: str | None = None
-        self._ids_at_newest: set[int] = set()
+        self._versions: set[tuple[int, str]] = set()
         self._ids_without_timestamp: set[int] = set()
 
-    def admit(self, record: dict[str, t.Any]) -> bool:
-        """True if this version has not been emitted in this run."""
+    def admit(self, record: Record) -> bool:
+        """True the first time this version is seen (since it was last forgotten)."""
         updated_on: str | None = record.get("UpdatedOn")
-        record_id: int = record["Id"]
         if updated_on is None:
-            if record_id in self._ids_without_timestamp:
+            if record["Id"] in self._ids_without_timestamp:
                 return False
-            self._ids_without_timestamp.add(record_id)
+            self._ids_without_timestamp.add(record["Id"])
             return True
-        if self.newest is None or updated_on > self.newest:
-            self.newest = updated_on
-            self._ids_at_newest = {record_id}
-            return True
-        if updated_on == self.newest and record_id not in self._ids_at_newest:
-            self._ids_at_newest.add(record_id)
-            return True
-        return False
+        version = (record["Id"], updated_on)
+        if version in self._versions:
+            return False
+        self._versions.add(version)
+        return True
+
+    def forget_before(self, minute: datetime) -> None:
+        """Drop versions older than `minute`: no re-read will show them again."""
+        cutoff = to_utc_iso(minute)
+        self._versions = {version for version in self._versions if version[1] >= cutoff}
+
+    def __len__(self) -> int:
+        return len(self._versions)
 
 
-class DriftSafeListing:
-    """Yields, page by page, the job versions to emit, oldest change first."""
+@dataclass(frozen=True)
+class _Probe:
+    """The listing's last page: its newest job proves how far the record clock has got."""
+
+    floor: datetime | None
+    total_items: int | None
+    records: list[Record]
+    has_next_page: bool
+
+    @property
+    def stamps(self) -> list[str]:
+        return _stamps(self.records)
+
+
+class ListingWalk:
+    """Yields, page by page, the job versions to emit and the bookmark they allow."""
 
     def __init__(
         self,
         fetch: Callable[[PageRequest], FetchedPage],
-        normalise: Callable[[dict[str, t.Any]], dict[str, t.Any]],
+        normalise: Callable[[Record], Record],
         *,
         start: datetime | None,
         lookback_minutes: int,
         page_size: int,
+        starting_bookmark: str | None = None,
         log: Callable[[str], None] = lambda _message: None,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form."""
         self._fetch_raw = fetch
         self._normalise = normalise
         self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
-        self._lookback = ONE_MINUTE * lookback_minutes
         self._page_size = page_size
-        self._direction = ASCENDING_DIR_CANDIDATES[0]
+        self._served_page_size: int | None = None
         self._log = log
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._server_clock: tuple[datetime, float] | None = None
-        self.high_water = HighWaterMark()
-        self.extra_requests = 0
+        self._direction = ASCENDING_DIR_CANDIDATES[0]
+        self._ledger = VersionLedger()
+        self._bookmark = starting_bookmark
+        self._newest_emitted: str | None = None
+        # Newest UpdatedOn ever listed (probes included): the record clock is past it.
+        self._newest_listed: str | None = None
+        self._probe: _Probe | None = None
+        # Proven once a closed window lists a job from its last minute past :00 seconds.
+        self._to_covers_whole_minute = False
+        # Set when a crowded minute could not be proven closed: the bookmark stays there.
+        self._hold: datetime | None = None
+        self._overlap_records = 0
+        self._overlap_pages = 0
+        self.requests = 0
         self.total_items: int | None = None
         self.total_pages: int | None = None
 
-    def pages(self) -> Iterator[list[dict[str, t.Any]]]:
+    def pages(self) -> Iterator[ListingPage]:
         """The emit-ready records of each page read, in order."""
         first = self._first_page()
         self.total_items = first.envelope.total_items
         self.total_pages = first.envelope.total_pages
-        yield self._admit(first)
-        if not first.envelope.has_next_page or not first.records:
-            return
-        last_minute = _minute_of_last(first.records)
-        closed_end = floor_to_minute(self._server_now()) - ONE_MINUTE - self._lookback
-        if last_minute is not None and last_minute <= closed_end:
-            changed = yield from self._walk_closed(
-                ListingWindow(self._start, closed_end),
-                start_page=2,
-                expected_total=first.envelope.total_items,
-                previous_keys=_keys(first.records),
-            )
-            if not changed:
-                return
-            tail_start = closed_end + ONE_MINUTE
-        else:
-            tail_start = last_minute if last_minute is not None else self._start_or_epoch()
-        yield from self._walk_tail(tail_start)
+        yield from self._reanchoring_walk(first, self._start)
 
-    # -- the three phases ------------------------------------------------------------
+    # -- the three ways of reading ---------------------------------------------------
+
+    def _reanchoring_walk(
+        self, fetched: FetchedPage, floor: datetime | None
+    ) -> Iterator[ListingPage]:
+        """Open-ended: page 1 from the last minute read, until a page ends the listing."""
+        previous_keys: list[tuple[int, str | None]] | None = None
+        while True:
+            records = fetched.records
+            keys = _keys(records)
+            if keys and keys == previous_keys:
+                msg = (
+                    "Nexudus ignored the UpdatedOn filter: it served the same jobs again "
+                    f"from {_minute_text(floor)}"
+                )
+                raise NexudusResponseError(msg)
+            previous_keys = keys
+            stamps = _stamps(records)
+            if not fetched.envelope.has_next_page or not stamps:
+                yield self._emit(records, complete_before=None)
+                return
+            first_minute, last_minute = _minute(stamps[0]), _minute(stamps[-1])
+            if first_minute == last_minute:
+                # A whole page inside one minute: read that minute in Id order.
+                yield self._emit(records, complete_before=last_minute)
+                if not self._listed_after(last_minute + ONE_MINUTE):
+                    self._probe_last_page(fetched, floor)
+                yield from self._id_walk(last_minute)
+                floor = last_minute + ONE_MINUTE
+            else:
+                yield self._emit(records, complete_before=last_minute)
+                self._note_overlap(records, last_minute)
+                if self._closed_walk_pays(fetched):
+                    if self._probe is None:
+                        self._probe_last_page(fetched, floor)
+                    end = self._closed_until()
+                    if end is not None and end > last_minute:
+                        resume = yield from self._closed_walk(last_minute, end, fetched, floor)
+                        if resume is None:
+                            return
+                        floor = resume
+                    else:
+                        floor = last_minute
+                else:
+                    floor = last_minute
+            self._ledger.forget_before(floor)
+            fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
+
+    def _closed_walk(
+        self, start: datetime, end: datetime, opener: FetchedPage, opener_floor: datetime | None
+    ) -> Generator[ListingPage, None, datetime | None]:
+        """Page numbers over `[start, end]`, proven closed; returns where to re-anchor.
+
+        None means the listing is finished: the probe already holds every job after E.
+        """
+        floor = start
+        to_filter_checked = False
+        while True:
+            window = ListingWindow(floor, end)
+            fetched = self._fetch(PageRequest(window, 1, self._direction))
+            if not to_filter_checked:
+                self._check_to_filter(fetched, start, end, opener, opener_floor)
+                to_filter_checked = True
+            stamps = _stamps(fetched.records)
+            if not stamps:
+                return end
+            if fetched.envelope.has_next_page and _minute(stamps[0]) == _minute(stamps[-1]):
+                crowded = _minute(stamps[-1])
+                yield self._emit(fetched.records, complete_before=crowded)
+                if crowded >= end:
+                    return crowded
+                yield from self._id_walk(crowded)
+                floor = crowded + ONE_MINUTE
+                continue
+            baseline = fetched.envelope.total_items
+            tie_value: str | None = None
+            tie_ids: set[int] = set()
+            page = 1
+            while True:
+                records = fetched.records
+                if page > 1:
+                    if fetched.envelope.total_items != baseline or not records:
+                        # Jobs left the window (or it changed): re-read from a fresh query.
+                        floor = _minute(tie_value) if tie_value else floor
+                        break
+                    first_stamp = _stamps(records)[0] if _stamps(records) else None
+                    if (
+                        tie_value is not None
+                        and first_stamp is not None
+                        and first_stamp < tie_value
+                    ):
+                        msg = (
+                            f"Nexudus listing page {page} went back in UpdatedOn order "
+                            f"({tie_value} on page {page - 1}, then {first_stamp}) while "
+                            "TotalItems stayed the same; stopping so the bookmark cannot skip jobs"
+                        )
+                        raise NexudusResponseError(msg)
+                    if tie_value is not None and any(
+                        r["Id"] in tie_ids and r.get("UpdatedOn") == tie_value for r in records
+                    ):
+                        # Ties came back in another order: some may have been skipped.
+                        shuffled = _minute(tie_value)
+                        if shuffled >= end:
+                            return shuffled
+                        yield from self._id_walk(shuffled)
+                        floor = shuffled + ONE_MINUTE
+                        break
+                end_minute = to_utc_iso(end)
+                for record in records:
+                    stamp = record.get("UpdatedOn")
+                    if stamp is None:
+                        continue
+                    if stamp > end_minute:
+                        self._to_covers_whole_minute = True
+                    if tie_value is None or stamp > tie_value:
+                        tie_value, tie_ids = stamp, {record["Id"]}
+                    else:
+                        tie_ids.add(record["Id"])
+                complete = _minute(tie_value) if tie_value else floor
+                yield self._emit(records, complete_before=complete)
+                self._ledger.forget_before(complete)
+                if not fetched.envelope.has_next_page:
+                    # Under "to = up to E:00" minute E is only partly inside: re-read it.
+                    covered = end + ONE_MINUTE if self._to_covers_whole_minute else end
+                    newest = self._newest_from_probe(covered)
+                    if newest is not None:
+                        yield self._emit(newest, complete_before=None)
+                        return None
+                    return covered
+                page += 1
+                fetched = self._fetch(PageRequest(window, page, self._direction))
+
+    def _id_walk(self, minute: datetime) -> Iterator[ListingPage]:
+        """All jobs of `minute` in Id order, from the window `[minute, minute + 1]`."""
+        closed = self._listed_after(minute + ONE_MINUTE)
+        if not closed and (self._hold is None or minute < self._hold):
+            self._hold = minute
+            self._log(
+                f"More than a page of jobs share the newest minute {minute:%Y-%m-%d %H:%M} "
+                "(server time) and nothing newer is listed yet: reading it, and leaving the "
+                "bookmark there so the next run re-reads it"
+            )
+        window = ListingWindow(minute, minute + ONE_MINUTE)
+        page, baseline, last_id = 1, None, None
+        while True:
+            fetched = self._fetch(PageRequest(window, page, self._direction, ORDER_BY_ID))
+            records = fetched.records
+            total = fetched.envelope.total_items
+            if baseline is not None and total is not None and total < baseline:
+                # Jobs left the window: everything after them moved back by up to that many
+                # places, so step back as many pages and read on (re-reads are skipped).
+                page = max(1, page - math.ceil((baseline - total) / self._served_size()))
+                baseline, last_id = total, None
+                continue
+            if closed and last_id is not None and records and records[0]["Id"] <= last_id:
+                msg = (
+                    f"Nexudus listing page {page} ordered by Id started at job "
+                    f"{records[0]['Id']} after page {page - 1} ended at job {last_id}, while "
+                    "TotalItems stayed the same; stopping so the bookmark cannot skip jobs"
+                )
+                raise NexudusResponseError(msg)
+            yield self._emit(records, complete_before=minute)
+            baseline = total
+            last_id = records[-1]["Id"] if records else last_id
+            if not fetched.envelope.has_next_page or not records:
+                self._ledger.forget_before(minute + ONE_MINUTE)
+                return
+            page += 1
+
+    # -- first page, probes and checks -------------------------------------------------
 
     def _first_page(self) -> FetchedPage:
         """Page 1, with the sort direction proven before anything is emitted."""
@@ -166,8 +366,9 @@ class DriftSafeListing:
         for direction in ASCENDING_DIR_CANDIDATES:
             self._direction = direction
             fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
-            verdict = self._direction_verdict(fetched, window)
-            if verdict == "ascending":
+            if self._direction_verdict(fetched, window) == "ascending":
+                _check_ascending_within(fetched.records, 1, ORDER_BY_UPDATED_ON)
+                _check_inside(fetched.records, PageRequest(window, 1, direction))
                 return fetched
         envelope = fetched.envelope
         msg = (
@@ -178,100 +379,124 @@ class DriftSafeListing:
         )
         raise NexudusResponseError(msg)
 
-    def _walk_closed(
-        self,
-        window: ListingWindow,
-        *,
-        start_page: int,
-        expected_total: int | None,
-        previous_keys: list[tuple[int, str | None]] | None = None,
-    ) -> Generator[list[dict[str, t.Any]], None, bool]:
-        """Page numbers over a closed window; when `TotalItems` drops, re-anchor.
+    def _direction_verdict(self, fetched: FetchedPage, window: ListingWindow) -> str:
+        """ "ascending", or "other" when the records show (or a probe shows) otherwise."""
+        stamps = _stamps(fetched.records)
+        if any(a > b for a, b in itertools.pairwise(stamps)):
+            return "other"
+        if any(a < b for a, b in itertools.pairwise(stamps)):
+            return "ascending"
+        # Page 1 cannot tell (one timestamp). With more pages, the last one can.
+        pages = fetched.envelope.total_pages
+        if not fetched.envelope.has_next_page or not stamps or not pages or pages < 2:
+            return "ascending"
+        probe = self._fetch(PageRequest(window, pages, self._direction), verify_order=False)
+        later = _stamps(probe.records)
+        if later and later[-1] < stamps[0]:
+            return "other"
+        envelope = probe.envelope
+        self._probe = _Probe(
+            window.start, envelope.total_items, probe.records, envelope.has_next_page
+        )
+        return "ascending"
 
-        A drop means jobs left the window, possibly from behind the tap, so the page in
-        hand may have skipped some. It is discarded and the walk restarts at page 1 from
-        the newest emitted minute: a fresh query that cannot have shifted. Returns whether
-        anything left the window (so the tail must be read).
+    def _probe_last_page(self, fetched: FetchedPage, floor: datetime | None) -> None:
+        """Read the last page of the open listing: its newest job bounds the record clock."""
+        pages = fetched.envelope.total_pages
+        if pages is None or pages < 2:
+            envelope = fetched.envelope
+            self._probe = _Probe(
+                floor, envelope.total_items, fetched.records, envelope.has_next_page
+            )
+            return
+        probe = self._fetch(PageRequest(ListingWindow(floor), pages, self._direction))
+        envelope = probe.envelope
+        self._probe = _Probe(floor, envelope.total_items, probe.records, envelope.has_next_page)
+
+    def _newest_from_probe(self, end: datetime) -> list[Record] | None:
+        """The probe's jobs from minute `end` on, if it listed all there were.
+
+        The probe was the listing's last page: when it starts before minute `end`, it held
+        every job of `end` and later. Jobs updated since have newer versions at or after
+        the probe's newest job, in minutes the bookmark leaves to the next run.
         """
-        page = start_page
-        changed = False
-        while True:
-            fetched = self._fetch(PageRequest(window, page, self._direction))
-            total = fetched.envelope.total_items
-            if (
-                page > 1
-                and total is not None
-                and expected_total is not None
-                and total < expected_total
-            ):
-                changed = True
-                self.extra_requests += 1
-                window = ListingWindow(self._newest_minute() or window.start, window.end)
-                page, expected_total, previous_keys = 1, None, None
-                continue
-            expected_total = total
-            keys = _keys(fetched.records)
-            if keys and keys == previous_keys:
-                msg = f"Nexudus served the same jobs for page {page} as for the page before"
-                raise NexudusResponseError(msg)
-            previous_keys = keys
-            yield self._admit(fetched)
-            if not fetched.envelope.has_next_page or not fetched.records:
-                return changed
-            page += 1
+        probe = self._probe
+        if probe is None or probe.has_next_page or probe.total_items is None:
+            return None
+        stamps = probe.stamps
+        if not stamps or _minute(stamps[0]) >= end:
+            return None
+        cutoff = to_utc_iso(end)
+        return [r for r in probe.records if (r.get("UpdatedOn") or "") >= cutoff]
 
-    def _walk_tail(self, start: datetime) -> Iterator[list[dict[str, t.Any]]]:
-        """Open-ended: restart at the last record's minute, page 1, after every page."""
-        floor = start
-        previous_keys: list[tuple[int, str | None]] | None = None
-        while True:
-            fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
-            keys = _keys(fetched.records)
-            if keys and keys == previous_keys:
-                msg = (
-                    "Nexudus ignored the UpdatedOn filter: it served the same jobs again "
-                    f"from {floor:%Y-%m-%dT%H:%M}"
-                )
-                raise NexudusResponseError(msg)
-            previous_keys = keys
-            yield self._admit(fetched)
-            if not fetched.envelope.has_next_page or not fetched.records:
-                return
-            last_minute = _minute_of_last(fetched.records)
-            if last_minute is not None and last_minute > floor:
-                floor = last_minute
-                continue
-            # A whole page inside one minute: walk that minute as a closed window. While it
-            # is still the server's current minute, updates land inside it and shift it
-            # unseen, so wait for it to end first (only when >page_size jobs share it).
-            self._wait_until_past(floor)
-            yield from self._walk_closed(
-                ListingWindow(floor, floor), start_page=1, expected_total=None
+    def _closed_until(self) -> datetime | None:
+        """The last minute a listed record proves closed (the one before the newest)."""
+        minute = self._newest_listed_minute()
+        return minute - ONE_MINUTE if minute is not None else None
+
+    def _listed_after(self, minute: datetime) -> bool:
+        """True if a job updated after the end of `minute` has been listed."""
+        newest = self._newest_listed_minute()
+        return newest is not None and newest > minute
+
+    def _newest_listed_minute(self) -> datetime | None:
+        return _minute(self._newest_listed) if self._newest_listed else None
+
+    def _check_to_filter(
+        self,
+        fetched: FetchedPage,
+        start: datetime,
+        end: datetime,
+        opener: FetchedPage,
+        opener_floor: datetime | None,
+    ) -> None:
+        """Before trusting a closed window: it must leave out the newest jobs listed.
+
+        The probe counted the open listing (from the opener's floor); the window `[start,
+        end]` holds at most that, less the opener's jobs before `start` (plus those of them
+        that moved to the end since), less the probe's jobs after `end`.
+        """
+        probe = self._probe
+        total = fetched.envelope.total_items
+        if probe is None or probe.total_items is None or total is None:
+            return
+        if probe.floor != opener_floor:
+            return
+        cutoff = to_utc_iso(start)
+        before = {r["Id"] for r in opener.records if (r.get("UpdatedOn") or cutoff) < cutoff}
+        moved = sum(1 for r in probe.records if r["Id"] in before)
+        outside = sum(1 for stamp in probe.stamps if _minute(stamp) > end)
+        most = probe.total_items - len(before) + moved - outside
+        if outside and total > most:
+            msg = (
+                f"Nexudus ignored to_BusinessBackgroundJob_UpdatedOn={end:%Y-%m-%dT%H:%M}: the "
+                f"window holds {total} jobs, but at most {most} were listed up to that "
+                "minute; stopping so the bookmark cannot skip jobs"
             )
-            floor += ONE_MINUTE
+            raise NexudusResponseError(msg)
 
-    # -- helpers -----------------------------------------------------------------------
+    def _note_overlap(self, records: list[Record], last_minute: datetime) -> None:
+        cutoff = to_utc_iso(last_minute)
+        self._overlap_records += sum(1 for r in records if (r.get("UpdatedOn") or "") >= cutoff)
+        self._overlap_pages += 1
 
-    def _server_now(self) -> datetime:
-        if self._server_clock is None:
-            return datetime.now(timezone.utc)
-        seen, at = self._server_clock
-        return seen + timedelta(seconds=self._monotonic() - at)
+    def _closed_walk_pays(self, fetched: FetchedPage) -> bool:
+        """Re-anchoring re-reads each page's last minute; a closed walk re-reads none."""
+        pages_left = (fetched.envelope.total_pages or 1) - 1
+        size = self._served_size()
+        overlap = self._overlap_records / max(1, self._overlap_pages)
+        if pages_left <= 0 or overlap <= 0:
+            return False
+        saving = pages_left * overlap / max(1.0, size - overlap)
+        extra = CLOSED_WALK_MIN_SAVING_PAGES + (1 if self._probe is None else 0)
+        return saving > extra
 
-    def _wait_until_past(self, minute: datetime) -> None:
-        # One second of margin past the minute, plus the lookback allowance for skew.
-        wait = (minute + ONE_MINUTE + self._lookback - self._server_now()).total_seconds() + 1
-        if wait > 0:
-            self._log(
-                f"More than {self._page_size} jobs changed in the minute {minute:%H:%M} "
-                f"(server time); waiting {wait:.0f}s for it to close before paging it"
-            )
-            self._sleep(wait)
+    def _served_size(self) -> int:
+        return max(1, self._served_page_size or self._page_size)
 
     def _fetch(self, request: PageRequest, *, verify_order: bool = True) -> FetchedPage:
         fetched = self._fetch_raw(request)
-        if fetched.server_time is not None:
-            self._server_clock = (fetched.server_time, self._monotonic())
+        self.requests += 1
         records = fetched.records
         for index, record in enumerate(records):
             try:
@@ -284,61 +509,88 @@ class DriftSafeListing:
             msg = f"Nexudus returned page {served} when page {request.page} was requested"
             raise NexudusResponseError(msg)
         order_field = fetched.envelope.order_field
-        if order_field is not None and order_field.lower() != "updatedon":
-            msg = f"Nexudus sorted page {request.page} by {order_field!r}, not by UpdatedOn"
+        if order_field is not None and order_field.lower() != request.order_by.lower():
+            msg = (
+                f"Nexudus sorted page {request.page} by {order_field!r}, not by {request.order_by}"
+            )
             raise NexudusResponseError(msg)
         if verify_order:
-            _check_ascending_within(fetched.records, request.page)
+            _check_ascending_within(records, request.page, request.order_by)
+            _check_inside(records, request)
+        stamps = _stamps(records)
+        if stamps and (self._newest_listed is None or max(stamps) > self._newest_listed):
+            self._newest_listed = max(stamps)
+        if fetched.envelope.has_next_page and records:
+            # A full page shows the size the server really uses (it may cap `size`).
+            self._served_page_size = len(records)
         return fetched
 
-    def _direction_verdict(self, fetched: FetchedPage, window: ListingWindow) -> str:
-        """ "ascending", or "other" when the records show (or a probe shows) otherwise."""
-        stamps = [r["UpdatedOn"] for r in fetched.records if r.get("UpdatedOn") is not None]
-        if any(a > b for a, b in itertools.pairwise(stamps)):
-            return "other"
-        if any(a < b for a, b in itertools.pairwise(stamps)):
-            return "ascending"
-        # Page 1 cannot tell (one timestamp). With more pages, the last one can.
-        pages = fetched.envelope.total_pages
-        if not fetched.envelope.has_next_page or not stamps or not pages or pages < 2:
-            return "ascending"
-        probe = self._fetch(PageRequest(window, pages, self._direction), verify_order=False)
-        self.extra_requests += 1
-        later = [r["UpdatedOn"] for r in probe.records if r.get("UpdatedOn") is not None]
-        return "other" if later and later[-1] < stamps[0] else "ascending"
-
-    def _admit(self, fetched: FetchedPage) -> list[dict[str, t.Any]]:
-        return [record for record in fetched.records if self.high_water.admit(record)]
-
-    def _newest_minute(self) -> datetime | None:
-        newest = self.high_water.newest
-        return floor_to_minute(datetime.fromisoformat(newest)) if newest else None
-
-    def _start_or_epoch(self) -> datetime:
-        return self._start or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
+        """The page's new versions, and the bookmark: no further than `complete_before`."""
+        admitted = [record for record in records if self._ledger.admit(record)]
+        for record in admitted:
+            stamp = record.get("UpdatedOn")
+            if stamp is not None and (self._newest_emitted is None or stamp > self._newest_emitted):
+                self._newest_emitted = stamp
+        limit = complete_before
+        if self._hold is not None:
+            limit = self._hold if limit is None else min(limit, self._hold)
+        candidate = self._newest_emitted
+        if candidate is not None and limit is not None and _minute(candidate) > limit:
+            candidate = to_utc_iso(limit)
+        if candidate is not None and (self._bookmark is None or candidate > self._bookmark):
+            self._bookmark = candidate
+        return ListingPage(admitted, self._bookmark)
 
 
-def _keys(records: list[dict[str, t.Any]]) -> list[tuple[int, str | None]]:
+def _keys(records: list[Record]) -> list[tuple[int, str | None]]:
     return [(record["Id"], record.get("UpdatedOn")) for record in records]
 
 
-def _minute_of_last(records: list[dict[str, t.Any]]) -> datetime | None:
-    for record in reversed(records):
-        if record.get("UpdatedOn") is not None:
-            return floor_to_minute(datetime.fromisoformat(record["UpdatedOn"]))
-    return None
+def _stamps(records: list[Record]) -> list[str]:
+    return [r["UpdatedOn"] for r in records if r.get("UpdatedOn") is not None]
 
 
-def _check_ascending_within(records: list[dict[str, t.Any]], page: int) -> None:
-    previous: str | None = None
+def _minute(stamp: str) -> datetime:
+    return floor_to_minute(datetime.fromisoformat(stamp))
+
+
+def _minute_text(minute: datetime | None) -> str:
+    return f"{minute:%Y-%m-%dT%H:%M}" if minute else "the beginning"
+
+
+def _check_ascending_within(records: list[Record], page: int, order_by: str) -> None:
+    previous: t.Any = None
     for record in records:
-        current = record.get("UpdatedOn")
+        current = record.get(order_by)
         if current is None:
             continue
         if previous is not None and current < previous:
             msg = (
-                f"Nexudus listing page {page} is not in ascending UpdatedOn order "
+                f"Nexudus listing page {page} is not in ascending {order_by} order "
                 f"({previous} before {current}); stopping so the bookmark cannot skip jobs"
             )
             raise NexudusResponseError(msg)
         previous = current
+
+
+def _check_inside(records: list[Record], request: PageRequest) -> None:
+    """Every job lies in the requested window, else the server ignored a filter."""
+    window = request.window
+    low = to_utc_iso(window.start) if window.start else None
+    high = to_utc_iso(window.end + ONE_MINUTE) if window.end else None
+    for record in records:
+        stamp = record.get("UpdatedOn")
+        if stamp is None:
+            continue
+        if low is not None and stamp < low:
+            bound = f"from_BusinessBackgroundJob_UpdatedOn={window.start:%Y-%m-%dT%H:%M}"
+        elif high is not None and stamp >= high:
+            bound = f"to_BusinessBackgroundJob_UpdatedOn={window.end:%Y-%m-%dT%H:%M}"
+        else:
+            continue
+        msg = (
+            f"Nexudus ignored {bound}: page {request.page} listed job {record['Id']} "
+            f"updated {stamp}; stopping so the bookmark cannot skip jobs"
+        )
+        raise NexudusResponseError(msg)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -15,7 +14,7 @@ from tap_nexudus_jobs.client import NexudusStream
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
 from tap_nexudus_jobs.full_records import FullRecordFetcher
-from tap_nexudus_jobs.pagination import DriftSafeListing, FetchedPage, PageRequest
+from tap_nexudus_jobs.pagination import FetchedPage, ListingWalk, PageRequest
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
@@ -90,10 +89,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
         super().__init__(*args, **kwargs)
         self._skip_before: str | None = None
         self._starting_bookmark: str | None = None
-        self._newest_unsaved: dict[str, t.Any] | None = None
         self._extracted_at = datetime.now(timezone.utc)
         self._builder: RecordBuilder | None = None
-        self.listing: DriftSafeListing | None = None
+        self.listing: ListingWalk | None = None
 
     def get_new_paginator(self) -> None:
         """Paging is the drift-safe walk in `request_records` (see pagination.py)."""
@@ -110,12 +108,13 @@ class BusinessBackgroundJobsStream(NexudusStream):
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
-            self.listing = DriftSafeListing(
+            self.listing = ListingWalk(
                 lambda request: self._listing_page(run, request),
                 self._normalise,
                 start=self.get_starting_timestamp(context),
                 lookback_minutes=int(self.config.get("lookback_minutes", 0)),
                 page_size=self.page_size,
+                starting_bookmark=self._starting_bookmark,
                 log=self.logger.info,
             )
             full_records = (
@@ -129,8 +128,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 else None
             )
             try:
-                for records in self.listing.pages():
-                    wanted = [r for r in records if self._after_start_date(r)]
+                for page in self.listing.pages():
+                    wanted = [r for r in page.records if self._after_start_date(r)]
                     if progress.pages == 0:
                         self._announce(self.listing, progress, full_records is not None)
                     if full_records is not None:
@@ -139,7 +138,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                     self._extracted_at = datetime.now(timezone.utc)
                     yield from wanted
                     # The SDK has written every record yielded so far: make that resumable.
-                    self._save_bookmark(context)
+                    self._save_bookmark(page.bookmark, context)
                     self._write_state_message()
             finally:
                 if full_records is not None:
@@ -156,7 +155,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
         response = run.send(prepared, run.context)
         run.counter.increment()
-        return FetchedPage(listing_envelope(response), _server_time(response))
+        return FetchedPage(listing_envelope(response))
 
     def _full_record(self, run: _Run, job_id: int) -> tuple[dict[str, t.Any] | None, float]:
         """Get-one for a job: its full record (None if deleted) and the round-trip time."""
@@ -172,7 +171,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         return full, response.elapsed.total_seconds()
 
     def _announce(
-        self, listing: DriftSafeListing, progress: SyncProgress, with_full_records: bool
+        self, listing: ListingWalk, progress: SyncProgress, with_full_records: bool
     ) -> None:
         """Before the expensive part: how much this run will cost at the current pacing."""
         progress.total_items = listing.total_items
@@ -238,7 +237,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         params: dict[str, t.Any] = {
             "page": request.page,
             "size": self.page_size,
-            "orderBy": "UpdatedOn",
+            "orderBy": request.order_by,
             "dir": request.direction,
         }
         if request.window.start is not None:
@@ -291,22 +290,16 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
-        # Bookmarks move once per page (_save_bookmark), not per record: records come in
-        # ascending order, so the page's last one carries the page's bookmark, and the
-        # SDK's per-record state work was a measurable share of a sync's CPU.
-        self._newest_unsaved = latest_record
+        # The bookmark is not the newest record: the listing walk decides, per page, how
+        # far STATE may claim (it holds back where a minute may still be re-read), and
+        # _save_bookmark applies that once per page.
+        return
 
-    def _save_bookmark(self, context: Context | None) -> None:
-        latest, self._newest_unsaved = self._newest_unsaved, None
-        if latest is None:
+    def _save_bookmark(self, bookmark: str | None, context: Context | None) -> None:
+        # The walk never moves the bookmark backwards, so the SDK's sort check holds.
+        if bookmark is None:
             return
-        # Jobs re-read from the bookmark's minute or the lookback window are older than
-        # the starting bookmark: they are emitted again (targets upsert on Id), but must
-        # not move the bookmark backwards or trip the SDK's sort check.
-        updated_on = latest.get("UpdatedOn")
-        if self._starting_bookmark and updated_on and updated_on < self._starting_bookmark:
-            return
-        super()._increment_stream_state(latest, context=context)
+        super()._increment_stream_state({self.replication_key: bookmark}, context=context)
 
     def _start_date_cutoff(self, bookmark: str | None) -> str | None:
         """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""
@@ -317,14 +310,3 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if bookmark and cutoff and bookmark >= cutoff:
             return None
         return cutoff
-
-
-def _server_time(response: t.Any) -> datetime | None:
-    """The server's clock from its `Date` header, used to close the listing window."""
-    header = response.headers.get("Date")
-    if not header:
-        return None
-    try:
-        return parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None

@@ -10,6 +10,7 @@ import typing as t
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -139,6 +140,46 @@ def page(
         "HasNextPage": number < pages if has_next is None else has_next,
         "HasPreviousPage": number > 1,
     }
+
+
+def serve_listing(
+    requests_mock: t.Any,
+    records: list[dict[str, t.Any]] | t.Callable[[], list[dict[str, t.Any]]],
+    *,
+    before: t.Callable[[int], None] | None = None,
+) -> list[dict[str, str]]:
+    """Answer the listing like Nexudus: from/to minute filters, orderBy, dir, page, size.
+
+    `records` may be a callable, read per request, so a test can change jobs mid-sync;
+    `before(n)` runs before the n-th listing request. Returns the queries it answered.
+    """
+    queries: list[dict[str, str]] = []
+
+    def respond(request: t.Any, context: t.Any) -> dict[str, t.Any]:
+        query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+        queries.append(query)
+        if before is not None:
+            before(len(queries))
+        jobs = records() if callable(records) else records
+        low = query.get("from_BusinessBackgroundJob_UpdatedOn")
+        high = query.get("to_BusinessBackgroundJob_UpdatedOn")
+        rows = [
+            r
+            for r in jobs
+            if (low is None or r["UpdatedOn"][:16] >= low)
+            and (high is None or r["UpdatedOn"][:16] <= high)
+        ]
+        order = query.get("orderBy", "Id")
+        rows.sort(key=lambda r: (r[order], r["Id"]), reverse=query.get("dir") == "-1")
+        size, number = int(query.get("size", 25)), int(query.get("page", 1))
+        body = page(
+            rows[(number - 1) * size : number * size], number=number, size=size, total=len(rows)
+        )
+        body["CurrentOrderField"] = order
+        return body
+
+    requests_mock.get(MOCK_LISTING, json=respond)
+    return queries
 
 
 def mock_config(**overrides: t.Any) -> dict[str, t.Any]:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from tap_nexudus_jobs.errors import NexudusAuthError
-from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap
+from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
 
 TOKEN_URL = f"{MOCK_API}/api/token"
 LOGIN = {"username": "admin@example.com", "password": "s3cret-Pa55"}
@@ -20,11 +20,7 @@ def login_config(**overrides):
 
 
 def three_pages(requests_mock) -> None:
-    def respond(request, context):
-        number = int(request.qs["page"][0])
-        return page([job(number, f"2025-01-01T00:0{number}:00Z")], number=number, size=1, total=3)
-
-    requests_mock.get(MOCK_LISTING, json=respond)
+    serve_listing(requests_mock, [job(n, f"2025-01-01T00:0{n}:00Z") for n in (1, 2, 3)])
 
 
 def test_password_grant_posts_one_form_encoded_request_and_reuses_the_token(

@@ -9,7 +9,7 @@ import pytest
 
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.errors import NexudusAuthError, NexudusResponseError
-from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap
+from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
 
 TOKEN_URL = f"{MOCK_API}/api/token"
 ONE_PAGE = page([job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:05Z")])
@@ -196,17 +196,12 @@ def test_the_token_is_refreshed_before_expires_in_runs_out(requests_mock) -> Non
     # expires_in=2: valid for 1.8 s (a tenth kept as margin); page 1 takes 2 s to answer.
     requests_mock.post(TOKEN_URL, [{"json": token_body(1, 2)}, {"json": token_body(2, 3600)}])
 
-    def slow_pages(request, context):
-        number = int(request.qs["page"][0])
-        if number == 1:
-            time.sleep(2.0)
-        records = [
-            job(2 * number - 1, f"2025-01-0{number}T00:00:00Z"),
-            job(2 * number, f"2025-01-0{number}T00:00:09Z"),
-        ]
-        return page(records, number=number, size=2, total=4)
-
-    requests_mock.get(MOCK_LISTING, json=slow_pages)
+    records = [
+        job(2 * day - 1 + offset, f"2025-01-0{day}T00:00:0{9 * offset}Z")
+        for day in (1, 2)
+        for offset in (0, 1)
+    ]
+    serve_listing(requests_mock, records, before=lambda n: time.sleep(2.0) if n == 1 else None)
 
     run = run_tap(login_config(page_size=2))
 

@@ -1,88 +1,104 @@
-"""The drift-safe walk itself, against an in-memory listing with a controllable clock."""
+"""The listing walk itself, against an in-memory listing whose hazards a test switches on."""
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.pagination import DriftSafeListing, FetchedPage, HighWaterMark, PageRequest
-from tap_nexudus_jobs.timestamps import normalise_timestamp
+from tap_nexudus_jobs.pagination import (
+    FetchedPage,
+    ListingPage,
+    ListingWalk,
+    PageRequest,
+    VersionLedger,
+)
+from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 class FakeListing:
-    """UpdatedOn-ascending listing with inclusive minute windows, like Nexudus."""
+    """A Nexudus-like listing: inclusive minute windows, offset pages, a record clock."""
 
-    def __init__(self, stamps: dict[int, datetime], page_size: int) -> None:
+    def __init__(
+        self,
+        stamps: dict[int, datetime],
+        page_size: int,
+        *,
+        to_means: str = "minute",
+        shuffle_ties: random.Random | None = None,
+        ignores_to: bool = False,
+    ) -> None:
         self.stamps = dict(stamps)
         self.page_size = page_size
-        self.clock = 0.0  # seconds since T0 + 1 day (the server's "now")
+        self.to_means = to_means  # "minute": to=10:30 is up to 10:30:59; "instant": 10:30:00
+        self.shuffle_ties = shuffle_ties
+        self.ignores_to = ignores_to
+        # The clock that writes UpdatedOn; the walk never sees it.
+        self.now = max(stamps.values(), default=T0) + timedelta(minutes=5)
         self.before_request = lambda number: None
         self.requests: list[PageRequest] = []
         self.descending_for_dir: set[int] = set()
-
-    @property
-    def now(self) -> datetime:
-        return T0 + timedelta(days=1, seconds=self.clock)
-
-    def fetch(self, request: PageRequest) -> FetchedPage:
-        self.requests.append(request)
-        self.before_request(len(self.requests))
-        window = request.window
-        rows = [
-            (stamp, job_id)
-            for job_id, stamp in self.stamps.items()
-            if (window.start is None or stamp >= window.start)
-            and (window.end is None or stamp < window.end + timedelta(minutes=1))
-        ]
-        rows.sort(reverse=request.direction in self.descending_for_dir)
-        size = self.page_size
-        chunk = rows[(request.page - 1) * size : request.page * size]
-        pages = max(1, -(-len(rows) // size))
-        records = [
-            {"Id": job_id, "UpdatedOn": stamp.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            for stamp, job_id in chunk
-        ]
-        envelope = ListingEnvelope(
-            records=records,
-            current_page=request.page,
-            has_next_page=request.page < pages,
-            total_items=len(rows),
-            total_pages=pages,
-            order_field="UpdatedOn",
-            sort_direction=request.direction,
-        )
-        return FetchedPage(envelope, self.now)
 
     def touch(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
             self.stamps[job_id] = self.now.replace(microsecond=0)
 
+    def _inside(self, request: PageRequest, stamp: datetime) -> bool:
+        window = request.window
+        if window.start is not None and stamp < window.start:
+            return False
+        if window.end is None or self.ignores_to:
+            return True
+        last = window.end + timedelta(minutes=1) if self.to_means == "minute" else window.end
+        return stamp < last if self.to_means == "minute" else stamp <= last
+
+    def fetch(self, request: PageRequest) -> FetchedPage:
+        self.requests.append(request)
+        self.before_request(len(self.requests))
+        rows = [(s, i) for i, s in self.stamps.items() if self._inside(request, s)]
+        if request.order_by == "Id":
+            rows.sort(key=lambda row: row[1])
+        else:
+            tie_break = {i: self.shuffle_ties.random() if self.shuffle_ties else i for _, i in rows}
+            rows.sort(key=lambda row: (row[0], tie_break[row[1]]))
+        if request.direction in self.descending_for_dir:
+            rows.reverse()
+        size = self.page_size
+        chunk = rows[(request.page - 1) * size : request.page * size]
+        pages = max(1, -(-len(rows) // size))
+        envelope = ListingEnvelope(
+            records=[{"Id": i, "UpdatedOn": s.strftime("%Y-%m-%dT%H:%M:%SZ")} for s, i in chunk],
+            current_page=request.page,
+            has_next_page=request.page < pages,
+            total_items=len(rows),
+            total_pages=pages,
+            order_field=request.order_by,
+            sort_direction=request.direction,
+        )
+        return FetchedPage(envelope)
+
 
 def normalise(record: dict) -> dict:
-    record["UpdatedOn"] = normalise_timestamp(record["UpdatedOn"])
-    return record
+    return {**record, "UpdatedOn": normalise_timestamp(record["UpdatedOn"])}
 
 
-def walk(fake: FakeListing, **kwargs) -> tuple[DriftSafeListing, list[dict]]:
-    def sleep(seconds: float) -> None:
-        fake.clock += seconds
-
-    listing = DriftSafeListing(
+def walk(fake: FakeListing, bookmark: str | None = None) -> tuple[list[dict], list[ListingPage]]:
+    listing = ListingWalk(
         fake.fetch,
         normalise,
-        start=kwargs.pop("start", None),
-        lookback_minutes=kwargs.pop("lookback_minutes", 0),
+        start=parse_timestamp(bookmark) if bookmark else None,
+        lookback_minutes=0,
         page_size=fake.page_size,
-        sleep=sleep,
-        monotonic=lambda: fake.clock,
+        starting_bookmark=bookmark,
     )
-    emitted = [record for records in listing.pages() for record in records]
-    return listing, emitted
+    pages = list(listing.pages())
+    return [record for page in pages for record in page.records], pages
 
 
 def spread(count: int, seconds_apart: int = 7) -> dict[int, datetime]:
@@ -100,60 +116,116 @@ def expected_versions(fake: FakeListing) -> dict[int, str]:
     return {job_id: stamp.isoformat() for job_id, stamp in fake.stamps.items()}
 
 
-def test_nothing_changing_costs_exactly_the_pages() -> None:
-    fake = FakeListing(spread(1000), page_size=100)
+def bookmark_of(pages: list[ListingPage]) -> str | None:
+    return pages[-1].bookmark if pages else None
 
-    listing, emitted = walk(fake)
 
-    assert len(fake.requests) == 10
-    assert listing.extra_requests == 0
+@pytest.mark.parametrize("seconds_apart", [1, 7])
+def test_nothing_changing_costs_the_pages_plus_a_probe(seconds_apart: int) -> None:
+    # 60 jobs a minute: re-anchoring would re-read ~30 a page, so a closed window pays;
+    # 8 a minute: re-anchoring is cheaper than probing. Either way, about ceil(N/size).
+    fake = FakeListing(spread(1000, seconds_apart), page_size=100)
+
+    emitted, _ = walk(fake)
+
     assert [r["Id"] for r in emitted] == list(range(1, 1001))
-    # Page 1 is open-ended; the rest are closed at the server's clock minus a minute.
-    assert fake.requests[0].window.end is None
-    assert {r.window.end for r in fake.requests[1:]} == {T0 + timedelta(days=1, minutes=-1)}
+    assert len(fake.requests) <= math.ceil(1000 / 100) + 2
+    # Closed windows end before the newest listed job's minute: the records prove it.
+    newest = floor_to_minute(max(fake.stamps.values()))
+    closed = [r.window.end for r in fake.requests if r.window.end is not None]
+    assert bool(closed) == (seconds_apart == 1)
+    assert all(end < newest for end in closed)
 
 
-def test_every_emission_is_in_ascending_order() -> None:
+def test_an_incremental_run_with_nothing_changed_is_one_request() -> None:
+    fake = FakeListing(spread(1000), page_size=100)
+    _, pages = walk(fake)
+    fake.requests.clear()
+
+    emitted, _ = walk(fake, bookmark_of(pages))
+
+    assert len(fake.requests) == 1
+    # The bookmark's minute is re-read (its jobs again; issue 10 makes that free).
+    last_minute = floor_to_minute(fake.stamps[1000])
+    assert [r["Id"] for r in emitted] == [i for i, s in fake.stamps.items() if s >= last_minute]
+
+
+def test_no_job_is_emitted_in_an_older_version_after_a_newer_one() -> None:
     fake = FakeListing(spread(600), page_size=50)
-    fake.before_request = lambda n: fake.touch([n * 3, n * 5]) if n > 1 else None
 
-    _, emitted = walk(fake)
-
-    stamps = [r["UpdatedOn"] for r in emitted]
-    assert stamps == sorted(stamps)
-    assert final_versions(emitted) == expected_versions(fake)
-
-
-def test_heavy_churn_in_the_current_minute_waits_for_the_minute_to_close() -> None:
-    fake = FakeListing(spread(300), page_size=20)
-
-    def churn(number: int) -> None:
-        fake.clock += 1  # each request takes a second of server time
+    def changes(number: int) -> None:
+        fake.now += timedelta(seconds=3)
         if number > 1:
-            fake.touch([(number * 7) % 300 + 1 for _ in range(1)] + [number % 300 + 1])
+            fake.touch([number * 3, number * 5])
 
-    fake.before_request = churn
+    fake.before_request = changes
 
-    requests_before = len(fake.requests)
-    _, emitted = walk(fake)
+    emitted, pages = walk(fake)
+    fake.before_request = lambda number: None
+    second, _ = walk(fake, bookmark_of(pages))
 
-    assert final_versions(emitted) == expected_versions(fake)
-    # More than a page changed within one minute: the walk slept until it closed.
-    assert fake.clock - len(fake.requests) + requests_before >= 1
+    newest: dict[int, str] = {}
+    for record in emitted + second:
+        assert record["UpdatedOn"] >= newest.get(record["Id"], ""), record
+        newest[record["Id"]] = record["UpdatedOn"]
+    assert newest == expected_versions(fake)
 
 
-def test_a_burst_larger_than_a_page_inside_one_minute_is_complete() -> None:
+@pytest.mark.parametrize("to_means", ["minute", "instant"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ties_in_another_order_on_every_request_lose_nothing(to_means: str, seed: int) -> None:
+    # Three pages of jobs inside one second, among jobs seconds apart: ties straddle pages.
+    stamps = spread(120, seconds_apart=11)
+    stamps.update({n: T0 + timedelta(minutes=9, seconds=30) for n in range(121, 191)})
+    fake = FakeListing(stamps, page_size=25, to_means=to_means, shuffle_ties=random.Random(seed))
+
+    emitted, _ = walk(fake)
+
+    assert sorted({r["Id"] for r in emitted}) == list(range(1, 191))
+    assert len(emitted) == 190  # each version once
+
+
+def test_a_bulk_edit_of_more_than_a_page_into_the_newest_minute_is_caught_by_the_pair() -> None:
     fake = FakeListing(spread(200), page_size=25)
-    burst = list(range(1, 81))
 
     def bulk_edit(number: int) -> None:
-        fake.clock += 0.5
+        fake.now += timedelta(seconds=1)
         if number == 3:
-            fake.touch(burst)  # 80 jobs, one second: more than three pages in one minute
+            fake.touch(list(range(1, 81)))  # 80 jobs, one second: over three pages
 
     fake.before_request = bulk_edit
+    emitted, pages = walk(fake)
+    fake.before_request = lambda number: None
+    second, _ = walk(fake, bookmark_of(pages))
 
-    _, emitted = walk(fake)
+    assert final_versions(emitted + second) == expected_versions(fake)
+    # Run 1 alone: every job the bookmark claims is there in its current version.
+    claimed = floor_to_minute(parse_timestamp(str(bookmark_of(pages))))
+    for job_id, stamp in fake.stamps.items():
+        if stamp < claimed:
+            assert final_versions(emitted)[job_id] == stamp.isoformat()
+
+
+def test_a_crowded_minute_nothing_newer_proves_closed_holds_the_bookmark() -> None:
+    stamps = spread(20)
+    stamps.update({n: T0 + timedelta(hours=1, seconds=n % 50) for n in range(21, 101)})
+    fake = FakeListing(stamps, page_size=25)
+
+    emitted, pages = walk(fake)
+
+    assert sorted({r["Id"] for r in emitted}) == list(range(1, 101))
+    # The newest minute may still be changing: the next run starts from it.
+    bookmark = parse_timestamp(str(bookmark_of(pages)))
+    assert floor_to_minute(bookmark) == T0 + timedelta(hours=1)
+    assert any(r.order_by == "Id" for r in fake.requests)
+
+
+def test_the_walk_never_waits_and_never_reads_a_clock() -> None:
+    # The record clock is ten hours ahead of any real clock: nothing changes.
+    ahead = {n: stamp + timedelta(hours=10) for n, stamp in spread(300).items()}
+    fake = FakeListing(ahead, page_size=40)
+
+    emitted, _ = walk(fake)
 
     assert final_versions(emitted) == expected_versions(fake)
 
@@ -162,20 +234,20 @@ def test_dir_zero_is_used_when_dir_one_lists_descending() -> None:
     fake = FakeListing(spread(120), page_size=50)
     fake.descending_for_dir = {1, -1}
 
-    _, emitted = walk(fake)
+    emitted, _ = walk(fake)
 
-    assert [r.direction for r in fake.requests] == [1, 0, 0, 0]
+    assert fake.requests[0].direction == 1
+    assert {r.direction for r in fake.requests[1:]} == {0}
     assert [r["Id"] for r in emitted] == list(range(1, 121))
 
 
 def test_a_listing_descending_in_every_convention_stops_before_emitting() -> None:
     fake = FakeListing(spread(120), page_size=50)
     fake.descending_for_dir = {1, 0}
-    listing = DriftSafeListing(fake.fetch, normalise, start=None, lookback_minutes=0, page_size=50)
+    listing = ListingWalk(fake.fetch, normalise, start=None, lookback_minutes=0, page_size=50)
 
-    pages = listing.pages()
     with pytest.raises(NexudusResponseError, match="did not list UpdatedOn in ascending order"):
-        next(pages)
+        next(listing.pages())
 
 
 def test_an_inconclusive_first_page_is_settled_by_the_last_page() -> None:
@@ -184,25 +256,37 @@ def test_an_inconclusive_first_page_is_settled_by_the_last_page() -> None:
     fake = FakeListing({**earlier, **newest_all_alike}, page_size=50)
     fake.descending_for_dir = {1}
 
-    _, emitted = walk(fake)
+    emitted, _ = walk(fake)
 
     # dir=1 showed one timestamp on page 1; the probe of its last page proved descending.
     assert [r.direction for r in fake.requests[:3]] == [1, 1, 0]
-    assert sorted(r["Id"] for r in emitted) == list(range(1, 121))
+    assert sorted({r["Id"] for r in emitted}) == list(range(1, 121))
 
 
-def test_high_water_mark_admits_each_version_once() -> None:
-    mark = HighWaterMark()
-    a = {"Id": 1, "UpdatedOn": "2025-01-01T00:00:00+00:00"}
-    b = {"Id": 2, "UpdatedOn": "2025-01-01T00:00:00+00:00"}
+def test_a_server_that_ignores_the_to_filter_is_stopped_before_the_closed_window() -> None:
+    fake = FakeListing(spread(1000, seconds_apart=1), page_size=100, ignores_to=True)
+    listing = ListingWalk(fake.fetch, normalise, start=None, lookback_minutes=0, page_size=100)
+    pages = listing.pages()
+    first = next(pages)
+
+    with pytest.raises(NexudusResponseError, match="ignored to_BusinessBackgroundJob_UpdatedOn"):
+        next(pages)
+    assert len(first.records) == 100  # page 1 only: nothing from the untrusted window
+
+
+def test_the_ledger_admits_each_version_once_and_forgets_older_minutes() -> None:
+    ledger = VersionLedger()
+    a = {"Id": 1, "UpdatedOn": "2025-01-01T00:00:10+00:00"}
+    b = {"Id": 2, "UpdatedOn": "2025-01-01T00:00:10+00:00"}
     newer_a = {"Id": 1, "UpdatedOn": "2025-01-01T00:05:00+00:00"}
 
-    assert [mark.admit(r) for r in (a, b, a, b, newer_a, a, newer_a)] == [
+    assert [ledger.admit(r) for r in (a, b, a, b, newer_a, newer_a)] == [
         True,
         True,
         False,
         False,
         True,
-        False,
         False,
     ]
+    ledger.forget_before(datetime(2025, 1, 1, 0, 5, tzinfo=timezone.utc))
+    assert len(ledger) == 1

@@ -1,22 +1,18 @@
-"""Paging on the envelope: when the tap asks for another page, and when it stops."""
+"""Paging on the envelope: which requests the tap sends, and when it stops."""
 
 from __future__ import annotations
 
 import pytest
 
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap
+from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
+
+FROM = "from_BusinessBackgroundJob_UpdatedOn"
+TO = "to_BusinessBackgroundJob_UpdatedOn"
 
 
 def page_params(requests_mock) -> list[str]:
     return [request.qs["page"][0] for request in requests_mock.request_history]
-
-
-def pages_by_number(requests_mock, responses: dict[int, dict]) -> None:
-    def respond(request, context):
-        return responses[int(request.qs["page"][0])]
-
-    requests_mock.get(MOCK_LISTING, json=respond)
 
 
 def test_has_next_page_false_on_the_first_page_means_one_request(requests_mock) -> None:
@@ -28,62 +24,71 @@ def test_has_next_page_false_on_the_first_page_means_one_request(requests_mock) 
     assert run.ids == [1]
 
 
-def test_follows_current_page_plus_one_and_stops_after_the_last(requests_mock) -> None:
-    pages_by_number(
-        requests_mock,
-        {
-            1: page(
-                [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:01:00Z")],
-                number=1,
-                size=2,
-                total=5,
-            ),
-            2: page(
-                [job(3, "2025-01-01T00:02:00Z"), job(4, "2025-01-01T00:03:00Z")],
-                number=2,
-                size=2,
-                total=5,
-            ),
-            3: page([job(5, "2025-01-01T00:04:00Z")], number=3, size=2, total=5),
-        },
-    )
+def test_each_request_starts_at_the_last_minute_read(requests_mock) -> None:
+    # Two jobs a minute, three to a page: re-reading each page's last minute is cheaper
+    # here than probing for a closed window, so every request is page 1 of a fresh query.
+    jobs = [job(n, f"2025-01-01T00:{n // 2:02d}:{n % 2 * 30:02d}Z") for n in range(10)]
+    queries = serve_listing(requests_mock, jobs)
 
-    run = run_tap(mock_config(page_size=2))
+    run = run_tap(mock_config(page_size=3))
 
-    assert page_params(requests_mock) == ["1", "2", "3"]
-    assert run.ids == [1, 2, 3, 4, 5]
+    assert sorted(set(run.ids)) == list(range(10))
+    assert len(run.ids) == 10  # a re-read job is not emitted twice
+    assert [q["page"] for q in queries] == ["1"] * len(queries)
+    floors = [q.get(FROM) for q in queries]
+    assert floors[0] is None
+    assert floors[1:] == sorted(set(floors[1:]))  # always forward, never the same twice
+
+
+def test_a_long_listing_is_paged_by_number_inside_a_window_the_records_prove_closed(
+    requests_mock,
+) -> None:
+    # Five jobs a minute: re-anchoring would re-read a few a page; a closed window none.
+    jobs = [job(n, f"2025-01-01T00:{n // 5:02d}:{n % 5 * 10:02d}Z") for n in range(300)]
+    queries = serve_listing(requests_mock, jobs)
+
+    run = run_tap(mock_config(page_size=20))
+
+    assert sorted(run.ids) == list(range(300))
+    closed = [q for q in queries if TO in q]
+    assert [q["page"] for q in closed] == [str(n) for n in range(1, len(closed) + 1)]
+    # The window ends before the newest job's minute (00:59): a job listed after it
+    # proves no update can land inside the window any more.
+    assert {q[TO] for q in closed} == {"2025-01-01T00:58"}
+    assert len(queries) <= 300 // 20 + 2
 
 
 def test_an_empty_page_stops_paging_even_if_has_next_page(requests_mock) -> None:
     first = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:09Z")]
-    pages_by_number(
-        requests_mock,
-        {
-            1: page(first, number=1, size=2, total=6),
-            2: page([], number=2, size=2, total=6, has_next=True),
-        },
-    )
+
+    def respond(request, context):
+        if request.qs["page"] == ["1"] and "from_businessbackgroundjob_updatedon" not in request.qs:
+            return page(first, number=1, size=2, total=6)
+        empty = page([], number=int(request.qs["page"][0]), size=2, total=6, has_next=True)
+        return {**empty, "CurrentOrderField": request.qs["orderby"][0]}
+
+    requests_mock.get(MOCK_LISTING, json=respond)
 
     run = run_tap(mock_config(page_size=2))
 
-    assert page_params(requests_mock) == ["1", "2"]
     assert run.ids == [1, 2]
+    assert len(requests_mock.request_history) <= 4
 
 
-def test_a_server_that_repeats_a_page_is_stopped_not_followed(requests_mock) -> None:
-    same = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:30Z")]
+def test_a_server_that_ignores_the_from_filter_is_stopped_not_followed(requests_mock) -> None:
+    same = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:30:00Z")]
     # Page numbers advance in the envelope, but the same jobs come back every time.
-    pages_by_number(
-        requests_mock,
-        {n: page(same, number=n, size=2, total=100) for n in range(1, 60)},
+    requests_mock.get(
+        MOCK_LISTING,
+        json=lambda request, context: page(
+            same, number=int(request.qs["page"][0]), size=2, total=100
+        ),
     )
 
-    with pytest.raises(
-        NexudusResponseError, match="served the same jobs for page 2 as for the page before"
-    ):
+    with pytest.raises(NexudusResponseError, match=f"Nexudus ignored {FROM}=2025-01-01T00:30"):
         run_tap(mock_config(page_size=2))
 
-    assert page_params(requests_mock) == ["1", "2"]
+    assert len(requests_mock.request_history) <= 3
 
 
 def test_a_server_that_ignores_the_page_parameter_is_stopped(requests_mock) -> None:
@@ -97,31 +102,24 @@ def test_a_server_that_ignores_the_page_parameter_is_stopped(requests_mock) -> N
         ),
     )
 
-    with pytest.raises(NexudusResponseError, match="returned page 1 when page 2 was requested"):
+    with pytest.raises(NexudusResponseError, match=r"returned page 1 when page \d+ was requested"):
         run_tap(mock_config(page_size=2))
 
-    assert page_params(requests_mock) == ["1", "2"]
+    assert page_params(requests_mock)[0] == "1"
+    assert len(requests_mock.request_history) == 2
 
 
-def test_a_version_read_twice_in_one_run_is_emitted_once(requests_mock) -> None:
-    pages_by_number(
-        requests_mock,
-        {
-            1: page(
-                [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:30Z")],
-                number=1,
-                size=2,
-                total=4,
-            ),
-            2: page(
-                [job(2, "2025-01-01T00:00:30Z"), job(3, "2025-01-01T00:01:00Z")],
-                number=2,
-                size=2,
-                total=4,
-            ),
-        },
-    )
+def test_a_crowded_minute_is_read_in_id_order_and_each_version_emitted_once(
+    requests_mock,
+) -> None:
+    jobs = [job(n, f"2025-01-01T00:00:{n:02d}Z") for n in range(1, 8)]
+    jobs.append(job(8, "2025-01-01T00:05:00Z"))
+    queries = serve_listing(requests_mock, jobs)
 
     run = run_tap(mock_config(page_size=2))
 
-    assert run.ids == [1, 2, 3]
+    assert run.ids.count(1) == 1
+    assert sorted(run.ids) == list(range(1, 9))
+    by_id = [q for q in queries if q["orderBy"] == "Id"]
+    assert by_id
+    assert {(q[FROM], q[TO]) for q in by_id} == {("2025-01-01T00:00", "2025-01-01T00:01")}

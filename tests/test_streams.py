@@ -44,7 +44,6 @@ def test_filters_become_the_documented_query_parameters(requests_mock) -> None:
 
 def test_start_date_is_floored_to_the_minute_and_applied_exactly(requests_mock) -> None:
     records = [
-        job(1, "2025-02-01T09:14:59Z"),
         job(2, "2025-02-01T09:15:05Z"),
         job(3, "2025-02-01T09:15:30Z"),
     ]
