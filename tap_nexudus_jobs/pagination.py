@@ -36,7 +36,7 @@ import itertools
 import math
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.timestamps import floor_to_minute, to_utc_iso
@@ -52,6 +52,7 @@ ASCENDING_DIR_CANDIDATES = (1, 0)
 ONE_MINUTE = timedelta(minutes=1)
 ORDER_BY_UPDATED_ON = "UpdatedOn"
 ORDER_BY_ID = "Id"
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # A closed-window walk costs a probe of the listing's last page (and sometimes a final
 # re-anchor): taken when re-anchoring is expected to re-read more pages than that.
 CLOSED_WALK_MIN_SAVING_PAGES = 0.5
@@ -207,6 +208,17 @@ class ListingWalk:
                 raise NexudusResponseError(msg)
             previous_keys = keys
             stamps = _stamps(records)
+            if not stamps and fetched.envelope.has_next_page and floor is None:
+                # A full page of jobs without UpdatedOn (listed first, as SQL Server sorts
+                # NULL): no minute to re-anchor at, so go on from the earliest one there is.
+                yield self._emit(records, complete_before=None)
+                self._log(
+                    "Nexudus listed a full page of jobs without UpdatedOn; jobs without "
+                    "UpdatedOn beyond that page cannot be reached by any UpdatedOn filter"
+                )
+                floor = EARLIEST
+                fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
+                continue
             if not fetched.envelope.has_next_page or not stamps:
                 yield self._emit(records, complete_before=None)
                 return

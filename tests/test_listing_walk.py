@@ -290,3 +290,39 @@ def test_the_ledger_admits_each_version_once_and_forgets_older_minutes() -> None
     ]
     ledger.forget_before(datetime(2025, 1, 1, 0, 5, tzinfo=timezone.utc))
     assert len(ledger) == 1
+
+
+def test_jobs_without_updated_on_listed_first_do_not_end_a_full_sync() -> None:
+    fake = FakeListing(spread(30), page_size=10)
+    real_fetch = fake.fetch
+    nulls = [{"Id": 900 + n, "UpdatedOn": None} for n in range(10)]
+
+    def nulls_first(request: PageRequest) -> FetchedPage:
+        if request.window.start is not None:
+            return real_fetch(request)
+        # An unfiltered query lists ten jobs without UpdatedOn first, as SQL Server would.
+        fetched = real_fetch(PageRequest(request.window, 1, request.direction))
+        envelope = fetched.envelope
+        return FetchedPage(
+            ListingEnvelope(
+                records=[dict(r) for r in nulls],
+                current_page=1,
+                has_next_page=True,
+                total_items=(envelope.total_items or 0) + 10,
+                total_pages=(envelope.total_pages or 0) + 1,
+                order_field="UpdatedOn",
+                sort_direction=request.direction,
+            )
+        )
+
+    fake.fetch = nulls_first  # type: ignore[method-assign]
+    listing = ListingWalk(
+        fake.fetch,
+        lambda r: r if r["UpdatedOn"] is None else normalise(r),
+        start=None,
+        lookback_minutes=0,
+        page_size=10,
+    )
+    emitted = [r for page in listing.pages() for r in page.records]
+
+    assert sorted(r["Id"] for r in emitted) == sorted([*range(1, 31), *range(900, 910)])
