@@ -17,7 +17,13 @@ from pathlib import Path
 from types import FrameType
 
 from tap_nexudus_jobs.sandbox.data import seeded_rng
-from tap_nexudus_jobs.sandbox.faults import PUBLISHED_LIMITS, SandboxFaults
+from tap_nexudus_jobs.sandbox.faults import (
+    DATE_HEADER_MODES,
+    PUBLISHED_LIMITS,
+    WRONG_DATE_OFFSET,
+    SandboxFaults,
+)
+from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
 from tap_nexudus_jobs.sandbox.server import NexudusSandbox
 
 
@@ -162,6 +168,56 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help="how many jobs each --changes-every burst marks as updated now",
     )
+    faults.add_argument(
+        "--record-clock-offset-hours",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="stamp UpdatedOn/CreatedOn of changes and new jobs with true UTC + H hours, "
+        "still labelled Z (e.g. -5: local time at UTC-5); the Date header stays true UTC",
+    )
+    faults.add_argument(
+        "--date-header",
+        choices=list(DATE_HEADER_MODES),
+        default="true",
+        help="the HTTP Date header: true UTC (default), missing, or wrong "
+        f"(true UTC + {WRONG_DATE_OFFSET.total_seconds() / 3600:g} h)",
+    )
+    faults.add_argument(
+        "--shuffle-ties",
+        action="store_true",
+        help="return records with equal sort values in a new seeded-random order on every "
+        "listing request (orderBy=Id stays stable)",
+    )
+    faults.add_argument(
+        "--to-filter",
+        choices=list(TO_FILTER_MODES),
+        default="minute",
+        help="what to_..._UpdatedOn/CreatedOn=10:30 includes: up to 10:30:59 (minute, "
+        "default) or up to 10:30:00 (instant)",
+    )
+    faults.add_argument(
+        "--bulk-update-at-listing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before listing request N (1-based), give --bulk-update-jobs random jobs the "
+        "same UpdatedOn, now (a bulk edit in the current minute)",
+    )
+    faults.add_argument(
+        "--bulk-update-jobs",
+        type=int,
+        default=0,
+        metavar="M",
+        help="how many jobs each bulk update changes",
+    )
+    faults.add_argument(
+        "--bulk-update-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="repeat the bulk update before listing requests N+K, N+2K, ... (0: once)",
+    )
 
 
 def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
@@ -189,6 +245,13 @@ def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
         token_max_uses=args.token_max_uses,
         changes_every=args.changes_every,
         changes_per_burst=args.changes_per_burst,
+        record_clock_offset_hours=args.record_clock_offset_hours,
+        date_header=args.date_header,
+        shuffle_ties=args.shuffle_ties,
+        to_filter=args.to_filter,
+        bulk_update_at_listing=args.bulk_update_at_listing,
+        bulk_update_jobs=args.bulk_update_jobs,
+        bulk_update_every=args.bulk_update_every,
     )
 
 

@@ -17,7 +17,12 @@ Per request, in this order (the first that applies wins):
 5. ``error_rate``: 500, 502 or 503;
 
 then, after routing, ``token_max_uses`` (401 on /api/sys calls) and on the listing route
-``changes_every``/``changes_per_burst`` and ``garbage_listing_requests``.
+``changes_every``/``changes_per_burst``, ``bulk_update_*`` and ``garbage_listing_requests``.
+
+Knobs that change what a served answer means rather than whether one is served:
+``record_clock_offset_hours`` (the clock that writes UpdatedOn/CreatedOn), ``date_header``
+(the HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values) and
+``to_filter`` (what a ``to_`` range bound includes).
 """
 
 from __future__ import annotations
@@ -28,12 +33,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS
+from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS, TO_FILTER_MODES
 
 DirConvention = Literal["1/-1", "0/1"]
+DateHeader = Literal["true", "missing", "wrong"]
+ToFilter = Literal["minute", "instant"]
+
+DATE_HEADER_MODES: tuple[str, ...] = ("true", "missing", "wrong")
+#: What ``date_header="wrong"`` adds to true UTC: a server clock (or a proxy) hours
+#: ahead, so a client that closes its windows at "Date minus a minute" closes them in
+#: the future, past jobs that are still changing.
+WRONG_DATE_OFFSET = timedelta(hours=7)
+#: Real time zones span UTC-12 to UTC+14; a day either way covers any misconfiguration.
+MAX_RECORD_CLOCK_OFFSET_HOURS = 24.0
 
 #: The documented limits: 1 request per 100 ms, 120 per minute and 5,000 per hour.
 PUBLISHED_LIMITS: dict[str, int] = {
@@ -53,6 +69,7 @@ FAULT_SCRIPTED = "scripted"
 FAULT_GARBAGE = "garbage"
 FAULT_TOKEN_EXPIRED = "token-expired"  # noqa: S105 - a fault name, not a secret
 FAULT_CHANGES = "changes"
+FAULT_BULK_UPDATE = "bulk-update"
 
 _T = TypeVar("_T")
 
@@ -108,6 +125,33 @@ class SandboxFaults:
     #: ``changes_per_burst`` seeded-random jobs (UpdatedOn = now): jobs changing mid-sync.
     changes_every: int = 0
     changes_per_burst: int = 0
+    #: Hours the clock that writes ``UpdatedOn``/``CreatedOn`` is ahead of true UTC (a
+    #: negative value: behind), still labelled ``Z``: a business at UTC-5 whose local
+    #: wall-clock time is stored as if it were UTC is -5. It stamps every change whose
+    #: time the sandbox picks (``touch``/``add_jobs`` without ``at``, ``changes_*``,
+    #: ``bulk_update_*``); the ``Date`` header stays true UTC, and range filters compare
+    #: against the stored values as they are (the server's own clock space).
+    record_clock_offset_hours: float = 0.0
+    #: The HTTP ``Date`` response header: "true" (true UTC, as HTTP requires), "missing"
+    #: (not sent) or "wrong" (true UTC + ``WRONG_DATE_OFFSET``, i.e. 7 hours ahead).
+    date_header: DateHeader = "true"
+    #: Records with equal sort values (ties in the ``orderBy`` field; for UpdatedOn ties
+    #: to the second) come back in a different, seeded-random order on every listing
+    #: request, as SQL ``ORDER BY`` a non-unique column with offsets may. A tie group that
+    #: straddles a page boundary then shows some records twice and others never.
+    #: ``orderBy=Id`` stays stable (Id is unique).
+    shuffle_ties: bool = False
+    #: What ``to_..._UpdatedOn=10:30`` (and CreatedOn) includes: "minute" (up to
+    #: 10:30:59, inclusive at the filter's precision) or "instant" (``<= 10:30:00``, as a
+    #: LINQ ``x <= to`` would compare).
+    to_filter: ToFilter = "minute"
+    #: Before listing request number ``bulk_update_at_listing`` (1-based; 0 = off),
+    #: ``bulk_update_jobs`` seeded-random jobs all get the same UpdatedOn: the record
+    #: clock's now, whole seconds (a bulk edit landing in the current minute). With
+    #: ``bulk_update_every`` = k > 0 it repeats before requests at + k, at + 2k, ...
+    bulk_update_at_listing: int = 0
+    bulk_update_jobs: int = 0
+    bulk_update_every: int = 0
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -125,6 +169,26 @@ class SandboxFaults:
             raise ValueError("throttle_retry_after must be >= 0")
         if self.changes_every < 0 or self.changes_per_burst < 0:
             raise ValueError("changes_every and changes_per_burst must be >= 0")
+        offset = self.record_clock_offset_hours
+        if not (math.isfinite(offset) and abs(offset) <= MAX_RECORD_CLOCK_OFFSET_HOURS):
+            raise ValueError(
+                "record_clock_offset_hours must be between "
+                f"-{MAX_RECORD_CLOCK_OFFSET_HOURS:g} and {MAX_RECORD_CLOCK_OFFSET_HOURS:g}"
+            )
+        if self.date_header not in DATE_HEADER_MODES:
+            raise ValueError(f"date_header must be one of {list(DATE_HEADER_MODES)}")
+        if self.to_filter not in TO_FILTER_MODES:
+            raise ValueError(f"to_filter must be one of {list(TO_FILTER_MODES)}")
+        if not isinstance(self.shuffle_ties, bool):
+            raise ValueError("shuffle_ties must be True or False")
+        for name in ("bulk_update_at_listing", "bulk_update_jobs", "bulk_update_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        # A half-configured bulk update would silently do nothing: say so instead.
+        if self.bulk_update_at_listing and not self.bulk_update_jobs:
+            raise ValueError("bulk_update_at_listing needs bulk_update_jobs >= 1")
+        if (self.bulk_update_jobs or self.bulk_update_every) and not self.bulk_update_at_listing:
+            raise ValueError("bulk_update_jobs/bulk_update_every need bulk_update_at_listing >= 1")
         self.scripted_statuses = dict(self.scripted_statuses)
         for number, status in self.scripted_statuses.items():
             if number < 1:
@@ -155,6 +219,41 @@ class SandboxFaults:
         if every <= 0 or self.changes_per_burst <= 0 or listing_number < 2:
             return False
         return (listing_number - 2) % every == 0
+
+    def bulk_update_due(self, listing_number: int) -> bool:
+        """True when a bulk update lands before listing request ``listing_number``."""
+        first = self.bulk_update_at_listing
+        if first <= 0 or listing_number < first:
+            return False
+        if listing_number == first:
+            return True
+        every = self.bulk_update_every
+        return every > 0 and (listing_number - first) % every == 0
+
+    @property
+    def changes_data(self) -> bool:
+        """True when the knobs change jobs by themselves (``changes_*``, ``bulk_update_*``)."""
+        drifting = self.changes_every > 0 and self.changes_per_burst > 0
+        return drifting or self.bulk_update_at_listing > 0
+
+    def without_data_changes(self) -> SandboxFaults:
+        """These faults with every knob that changes jobs turned off (the rest kept).
+
+        For a catch-up run that must see a quiet account: what it reads is then final.
+        """
+        return replace(
+            self,
+            changes_every=0,
+            changes_per_burst=0,
+            bulk_update_at_listing=0,
+            bulk_update_jobs=0,
+            bulk_update_every=0,
+        )
+
+    @property
+    def record_clock_offset(self) -> timedelta:
+        """``record_clock_offset_hours`` as a timedelta."""
+        return timedelta(hours=self.record_clock_offset_hours)
 
 
 @dataclass(frozen=True)
@@ -188,6 +287,7 @@ class FaultEngine:
         self._seed = 0
         self._rng = random.Random(0)  # noqa: S311 - deterministic faults, not secrets
         self._changes_rng = random.Random("0:changes")  # noqa: S311
+        self._bulk_rng = random.Random("0:bulk")  # noqa: S311
         #: Arrival times of budget-consuming requests, per window (100 ms, minute, hour).
         self._windows: tuple[deque[float], deque[float], deque[float]] = (
             deque(),
@@ -208,6 +308,7 @@ class FaultEngine:
         self._rng = random.Random(faults.seed)  # noqa: S311
         # Changes draw a variable number of values: keep them off the per-request dice.
         self._changes_rng = random.Random(f"{faults.seed}:changes")  # noqa: S311
+        self._bulk_rng = random.Random(f"{faults.seed}:bulk")  # noqa: S311
 
     def admit(self, faults: SandboxFaults) -> Verdict:
         """Number the request and decide its request-level fault (see the module doc)."""
@@ -264,3 +365,10 @@ class FaultEngine:
             self._reseed_if_needed(faults)
             count = min(faults.changes_per_burst, len(population))
             return self._changes_rng.sample(population, count)
+
+    def pick_bulk_update(self, faults: SandboxFaults, population: Sequence[_T]) -> list[_T]:
+        """``bulk_update_jobs`` seeded-random members of ``population`` (fewer if small)."""
+        with self._lock:
+            self._reseed_if_needed(faults)
+            count = min(faults.bulk_update_jobs, len(population))
+            return self._bulk_rng.sample(population, count)

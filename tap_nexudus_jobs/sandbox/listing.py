@@ -6,7 +6,8 @@ matched case-insensitively, as ASP.NET model binding does, and unknown ones are 
 :func:`list_jobs` is the general path (filter and sort everything per request).
 :class:`UpdatedOnIndex` answers the query a sync makes on every page (``orderBy=UpdatedOn``
 with at most an UpdatedOn range) from a sorted index in O(log n + page size), with the
-same results.
+same results; ``orderBy=Id`` inside an UpdatedOn range uses it to narrow the range first.
+Both paths honour ``tie_seed`` (the ``shuffle_ties`` fault) through :class:`TieShuffledView`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ DEFAULT_ORDER_FIELD = "Id"
 
 #: dir convention -> (value meaning ascending, value meaning descending).
 DIR_CONVENTIONS: dict[str, tuple[int, int]] = {"1/-1": (1, -1), "0/1": (0, 1)}
+#: What a ``to_`` bound includes: the whole named minute, or only up to its first instant.
+TO_FILTER_MODES: tuple[str, ...] = ("minute", "instant")
+#: The smallest step past an instant: ``[start, instant + this)`` is ``<= instant``.
+_JUST_AFTER = timedelta(microseconds=1)
 
 #: Lower-cased equality filter parameter -> (entity field, value type).
 EQUALITY_FILTERS: dict[str, tuple[str, type]] = {
@@ -118,12 +124,13 @@ def parse_filter_timestamp(name: str, value: str) -> tuple[datetime, timedelta]:
     return start, unit
 
 
-def _window(name: str, field: str, bound: str, value: str) -> TimeWindow:
+def _window(name: str, field: str, bound: str, value: str, to_filter: str) -> TimeWindow:
     start, unit = parse_filter_timestamp(name, value)
     if bound == "from":
         return TimeWindow(field, start=start)
     if bound == "to":
-        return TimeWindow(field, end=start + unit)
+        # "instant": the value is parsed to an instant and compared with <=, LINQ style.
+        return TimeWindow(field, end=start + (_JUST_AFTER if to_filter == "instant" else unit))
     return TimeWindow(field, start=start, end=start + unit)
 
 
@@ -132,14 +139,20 @@ def parse_listing_query(
     *,
     max_page_size: int = 1000,
     dir_convention: str = "1/-1",
+    to_filter: str = "minute",
 ) -> ListingQuery:
     """Turn raw query parameters into a :class:`ListingQuery`.
 
     ``size`` is silently capped at ``max_page_size``. Only the convention's descending
     ``dir`` value sorts descending; any other value sorts ascending, as a server that
     tests ``dir == Descending`` would, which is why the tap must verify the order.
+    ``to_filter`` (see ``TO_FILTER_MODES``) decides whether ``to_`` 10:30 includes
+    10:30:59 ("minute") or stops at 10:30:00 ("instant"); the exact-minute filter keeps
+    minute precision either way.
     Raises :class:`ListingError` for malformed dates or non-integer id filters.
     """
+    if to_filter not in TO_FILTER_MODES:
+        raise ValueError(f"to_filter must be one of {list(TO_FILTER_MODES)}")
     ascending_value, descending_value = DIR_CONVENTIONS[dir_convention]
     lowered = {key.lower(): value for key, value in params.items()}
 
@@ -168,7 +181,7 @@ def parse_listing_query(
                 equals.append((field, value))
         elif key in DATE_FILTERS:
             field, bound = DATE_FILTERS[key]
-            windows.append(_window(name, field, bound, value))
+            windows.append(_window(name, field, bound, value, to_filter))
 
     return ListingQuery(
         page=page,
@@ -220,6 +233,78 @@ def select_jobs(jobs: Iterable[Job], query: ListingQuery) -> list[Job]:
     return selected
 
 
+class TieShuffledView(Sequence[Job]):
+    """``selected`` with every run of equal ``field`` values in a seeded-random order.
+
+    Only the runs a read touches are materialised and shuffled (a page costs the page
+    plus the tie runs it cuts), so it also wraps an :class:`IndexView` cheaply. Each run
+    is shuffled by ``seed`` and its position, so one request reads one consistent order
+    and another ``seed`` (the next request) reads another.
+    """
+
+    def __init__(self, selected: Sequence[Job], field: str, seed: str) -> None:
+        self._selected = selected
+        self._field = field
+        self._seed = seed
+
+    def __len__(self) -> int:
+        return len(self._selected)
+
+    def _value(self, position: int) -> tuple[int, Any]:
+        return _value_key(self._selected[position].get(self._field))
+
+    def _block(self, start: int, stop: int) -> list[Job]:
+        """Positions ``start..stop`` (``0 <= start < stop <= len``), ties shuffled."""
+        lo, hi = start, stop
+        first, last = self._value(lo), self._value(hi - 1)
+        while lo > 0 and self._value(lo - 1) == first:
+            lo -= 1
+        while hi < len(self) and self._value(hi) == last:
+            hi += 1
+        block = list(self._selected[lo:hi])
+        values = [_value_key(job.get(self._field)) for job in block]
+        shuffled: list[Job] = []
+        run_start = 0
+        for end in range(1, len(block) + 1):
+            if end < len(block) and values[end] == values[run_start]:
+                continue
+            run = block[run_start:end]
+            if len(run) > 1:
+                random.Random(f"{self._seed}:{lo + run_start}").shuffle(run)  # noqa: S311
+            shuffled.extend(run)
+            run_start = end
+        return shuffled[start - lo : stop - lo]
+
+    @overload
+    def __getitem__(self, item: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Job]: ...
+
+    def __getitem__(self, item: int | slice) -> Job | list[Job]:
+        if isinstance(item, slice):
+            start, stop, step = item.indices(len(self))
+            if step != 1:
+                return [self[position] for position in range(start, stop, step)]
+            return self._block(start, stop) if start < stop else []
+        position = item + len(self) if item < 0 else item
+        if not 0 <= position < len(self):
+            raise IndexError("index out of range")
+        return self._block(position, position + 1)[0]
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self[:])
+
+
+def _shuffled_ties(
+    selected: Sequence[Job], query: ListingQuery, tie_seed: str | None
+) -> Sequence[Job]:
+    # Id is unique, so ordering by it has no ties to shuffle: it stays stable.
+    if tie_seed is None or query.order_field == "Id":
+        return selected
+    return TieShuffledView(selected, query.order_field, tie_seed)
+
+
 def build_envelope(selected: Sequence[Job], query: ListingQuery) -> dict[str, Any]:
     """Slice the requested page out of ``selected`` and wrap it in the list envelope.
 
@@ -246,9 +331,14 @@ def build_envelope(selected: Sequence[Job], query: ListingQuery) -> dict[str, An
     }
 
 
-def list_jobs(jobs: Iterable[Job], query: ListingQuery) -> dict[str, Any]:
-    """The whole listing: filter, sort, page and envelope."""
-    return build_envelope(select_jobs(jobs, query), query)
+def list_jobs(
+    jobs: Iterable[Job], query: ListingQuery, *, tie_seed: str | None = None
+) -> dict[str, Any]:
+    """The whole listing: filter, sort, page and envelope.
+
+    ``tie_seed`` (None: ties ordered by Id) shuffles equal sort values, seeded by it.
+    """
+    return build_envelope(_shuffled_ties(select_jobs(jobs, query), query, tie_seed), query)
 
 
 # -- the UpdatedOn index -----------------------------------------------------------------
@@ -286,12 +376,14 @@ def _entry(job: Job) -> IndexEntry:
 
 
 def uses_index(query: ListingQuery) -> bool:
-    """True for the sync's query: ordered by UpdatedOn, filtered by UpdatedOn ranges only."""
-    return (
-        query.order_field == INDEXED_FIELD
-        and not query.equals
-        and all(window.field == INDEXED_FIELD for window in query.windows)
-    )
+    """True for the sync's queries, filtered by UpdatedOn ranges only.
+
+    Ordered by UpdatedOn; or by Id inside an UpdatedOn range (a crowded minute read by
+    Id), where the index narrows the range and only its jobs are sorted.
+    """
+    if query.equals or any(window.field != INDEXED_FIELD for window in query.windows):
+        return False
+    return query.order_field == INDEXED_FIELD or (query.order_field == "Id" and bool(query.windows))
 
 
 class IndexView(Sequence[Job]):
@@ -436,10 +528,11 @@ class UpdatedOnIndex:
         return True
 
     def select(self, jobs: Mapping[int, Job], query: ListingQuery) -> IndexView | None:
-        """What ``select_jobs(jobs.values(), query)`` returns, or None if the index can't.
+        """The jobs ``select_jobs(jobs.values(), query)`` returns, or None if the index can't.
 
-        None when the query is not the indexed one (see :func:`uses_index`) or the jobs
-        cannot be indexed; then use the general path.
+        In UpdatedOn order (ascending unless the query sorts UpdatedOn descending), so a
+        query ordered by Id still needs sorting. None when the query is not an indexed
+        one (see :func:`uses_index`) or the jobs cannot be indexed: use the general path.
         """
         if not uses_index(query) or not self._ensure(jobs):
             return None
@@ -453,19 +546,28 @@ class UpdatedOnIndex:
             if ends:
                 hi = bisect.bisect_left(self._entries, (_instant(min(ends)), _LOWEST))
         self.hits += 1
-        return IndexView(self._entries, jobs, lo, hi, query.descending)
+        descending = query.descending and query.order_field == INDEXED_FIELD
+        return IndexView(self._entries, jobs, lo, hi, descending)
 
 
 def list_jobs_indexed(
-    jobs: Mapping[int, Job], query: ListingQuery, index: UpdatedOnIndex
+    jobs: Mapping[int, Job],
+    query: ListingQuery,
+    index: UpdatedOnIndex,
+    *,
+    tie_seed: str | None = None,
 ) -> dict[str, Any]:
     """:func:`list_jobs` over ``jobs.values()``, through ``index`` whenever it applies."""
     for _attempt in range(2):
-        selected = index.select(jobs, query)
+        selected: Sequence[Job] | None = index.select(jobs, query)
         if selected is None:
             break
         try:
-            return build_envelope(selected, query)
+            if query.order_field != INDEXED_FIELD:
+                selected = sorted(
+                    selected, key=sort_key(query.order_field), reverse=query.descending
+                )
+            return build_envelope(_shuffled_ties(selected, query, tie_seed), query)
         except StaleIndexError:
             index.invalidate()
-    return list_jobs(jobs.values(), query)
+    return list_jobs(jobs.values(), query, tie_seed=tie_seed)

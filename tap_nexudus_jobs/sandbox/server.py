@@ -4,6 +4,10 @@ Requests are served by a ThreadingHTTPServer in a daemon thread, so tests can dr
 tap and mutate data (``touch``/``add_jobs``/``delete``) at the same time; one re-entrant
 lock guards ``jobs``. Fault knobs (``SandboxFaults``) are decided per request by a
 ``FaultEngine`` (see faults.py for the order they apply in).
+
+Two clocks: the HTTP ``Date`` header is true UTC (unless ``date_header`` says otherwise),
+while every UpdatedOn/CreatedOn the sandbox writes by itself comes from
+:meth:`NexudusSandbox.record_now`, true UTC shifted by ``record_clock_offset_hours``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -36,9 +41,11 @@ from tap_nexudus_jobs.sandbox.data import (
     seeded_rng,
 )
 from tap_nexudus_jobs.sandbox.faults import (
+    FAULT_BULK_UPDATE,
     FAULT_CHANGES,
     FAULT_GARBAGE,
     FAULT_TOKEN_EXPIRED,
+    WRONG_DATE_OFFSET,
     FaultEngine,
     SandboxFaults,
     Verdict,
@@ -87,8 +94,9 @@ class RequestLogEntry:
     status: int = 0
     finished_at: float | None = None
     #: The fault injected into this request ("limit", "throttle", "error", "reset",
-    #: "scripted", "garbage", "token-expired", "changes"), or None. A listing request
-    #: that both saw changes and got a garbage page is logged as "garbage".
+    #: "scripted", "garbage", "token-expired", "changes", "bulk-update"), or None. A
+    #: listing request that saw several is logged as the last: changes, then a bulk
+    #: update, then a garbage page.
     fault: str | None = None
     #: 1-based number of this request among all the sandbox received (fault numbering).
     number: int = 0
@@ -123,6 +131,16 @@ def _utc_seconds(at: datetime | None) -> datetime:
     return at.astimezone(timezone.utc).replace(microsecond=0)
 
 
+def date_header_value(mode: str, now: float | None = None) -> str | None:
+    """The ``Date`` header for ``date_header`` ``mode`` at ``now`` (epoch seconds); None: omit."""
+    if mode == "missing":
+        return None
+    instant = time.time() if now is None else now
+    if mode == "wrong":
+        instant += WRONG_DATE_OFFSET.total_seconds()
+    return formatdate(instant, usegmt=True)
+
+
 def _fault_response(verdict: Verdict) -> Response:
     """The response for a request-level fault (status 0: reset, sent as nothing)."""
     status = verdict.status
@@ -136,6 +154,11 @@ def _fault_response(verdict: Verdict) -> Response:
     if verdict.fault == "error":
         return _message(status, "An error has occurred.")
     return _message(status, f"Scripted response (HTTP {status}).")
+
+
+def _tie_seed(faults: SandboxFaults, listing_number: int) -> str | None:
+    """The tie order of listing request ``listing_number``: a new one per request."""
+    return f"{faults.seed}:ties:{listing_number}" if faults.shuffle_ties else None
 
 
 class _SandboxServer(ThreadingHTTPServer):
@@ -212,6 +235,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines; ``request_log`` is the record."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Status line, Server and Date, with Date as the ``date_header`` knob says."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        date = date_header_value(self.server.sandbox.faults.date_header)
+        if date is not None:
+            self.send_header("Date", date)
 
     # -- pipeline ----------------------------------------------------------------------
 
@@ -308,6 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
         faults = sandbox.faults
         if faults.changes_due(count) and sandbox._change_random_jobs(faults):
             entry.fault = FAULT_CHANGES
+        if faults.bulk_update_due(count) and sandbox._bulk_update(faults):
+            entry.fault = FAULT_BULK_UPDATE
         callback = sandbox.on_listing_request
         if callback is not None:
             callback(count)  # before the page is computed, so it can move data under a sync
@@ -319,11 +353,15 @@ class _Handler(BaseHTTPRequestHandler):
                 entry.query,
                 max_page_size=sandbox.max_page_size,
                 dir_convention=faults.dir_convention,
+                to_filter=faults.to_filter,
             )
         except ListingError as exc:
             return _message(400, str(exc))
+        tie_seed = _tie_seed(faults, count)
         with sandbox.lock:
-            envelope = list_jobs_indexed(sandbox.jobs, query, sandbox._updated_index)
+            envelope = list_jobs_indexed(
+                sandbox.jobs, query, sandbox._updated_index, tie_seed=tie_seed
+            )
         return Response.json(200, envelope)
 
     def _get_one(self, raw_id: str) -> Response:
@@ -494,6 +532,14 @@ class NexudusSandbox:
         with self.lock:
             return set(self.jobs)
 
+    def record_now(self) -> datetime:
+        """Now on the clock that stamps records: true UTC + the record clock offset, whole s.
+
+        Rendered with ``Z`` like every stored timestamp, however far from UTC it is.
+        """
+        now = datetime.now(timezone.utc) + self.faults.record_clock_offset
+        return now.replace(microsecond=0)
+
     def current_versions(self) -> dict[int, str]:
         """Id -> UpdatedOn as the API renders it, to compare with what a tap emitted."""
         with self.lock:
@@ -502,12 +548,14 @@ class NexudusSandbox:
     def touch(
         self, ids: Iterable[int], at: datetime | None = None, status: str | None = None
     ) -> None:
-        """Mark jobs updated at ``at`` (default now, UTC, whole seconds), maybe with a new Status.
+        """Mark jobs updated at ``at``, maybe with a new Status.
 
-        Raises KeyError (and changes nothing) if any Id is not served.
+        ``at`` is stored as given (naive means UTC; whole seconds); the default is
+        :meth:`record_now`, so ``record_clock_offset_hours`` applies. Raises KeyError (and
+        changes nothing) if any Id is not served.
         """
         wanted = list(ids)
-        when = _utc_seconds(at)
+        when = _utc_seconds(at) if at is not None else self.record_now()
         with self.lock:
             missing = [job_id for job_id in wanted if job_id not in self.jobs]
             if missing:
@@ -529,8 +577,11 @@ class NexudusSandbox:
             self._updated_index.moved(touched)
 
     def add_jobs(self, count: int, at: datetime | None = None) -> list[int]:
-        """Create ``count`` jobs created and updated at ``at`` (default now); return their Ids."""
-        when = _utc_seconds(at)
+        """Create ``count`` jobs created and updated at ``at``; return their Ids.
+
+        ``at`` as in :meth:`touch` (default :meth:`record_now`).
+        """
+        when = _utc_seconds(at) if at is not None else self.record_now()
         added: list[int] = []
         with self.lock:
             for _ in range(count):
@@ -553,19 +604,33 @@ class NexudusSandbox:
         with self.lock:
             self._updated_index.invalidate()
 
-    def render_listing(self, params: Mapping[str, str], *, indexed: bool = True) -> dict[str, Any]:
+    def render_listing(
+        self,
+        params: Mapping[str, str],
+        *,
+        indexed: bool = True,
+        listing_number: int | None = None,
+    ) -> dict[str, Any]:
         """The listing envelope for ``params``, as the listing route computes it.
 
-        No faults, counting or callbacks. ``indexed=False`` forces the general path, so
-        tests can check both give the same answer. Raises ListingError for a bad query.
+        No request-level faults, counting or callbacks; ``dir_convention`` and
+        ``to_filter`` apply, and with ``shuffle_ties`` ties take the order listing request
+        ``listing_number`` would show (None: ordered by Id). ``indexed=False`` forces the
+        general path, so tests can check both give the same answer. Raises ListingError
+        for a bad query.
         """
+        faults = self.faults
         query = parse_listing_query(
-            params, max_page_size=self.max_page_size, dir_convention=self.faults.dir_convention
+            params,
+            max_page_size=self.max_page_size,
+            dir_convention=faults.dir_convention,
+            to_filter=faults.to_filter,
         )
+        tie_seed = _tie_seed(faults, listing_number) if listing_number is not None else None
         with self.lock:
             if indexed:
-                return list_jobs_indexed(self.jobs, query, self._updated_index)
-            return list_jobs(self.jobs.values(), query)
+                return list_jobs_indexed(self.jobs, query, self._updated_index, tie_seed=tie_seed)
+            return list_jobs(self.jobs.values(), query, tie_seed=tie_seed)
 
     def _change_random_jobs(self, faults: SandboxFaults) -> bool:
         """Touch ``changes_per_burst`` seeded-random jobs now; True if any were touched."""
@@ -573,6 +638,14 @@ class NexudusSandbox:
             chosen = self._fault_engine.pick_changes(faults, list(self.jobs))
             if chosen:
                 self.touch(chosen)
+        return bool(chosen)
+
+    def _bulk_update(self, faults: SandboxFaults) -> bool:
+        """Give ``bulk_update_jobs`` seeded-random jobs one UpdatedOn, now; True if any."""
+        with self.lock:
+            chosen = self._fault_engine.pick_bulk_update(faults, list(self.jobs))
+            if chosen:
+                self.touch(chosen, at=self.record_now())
         return bool(chosen)
 
     def issued_secrets(self) -> set[str]:

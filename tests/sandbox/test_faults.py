@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -91,6 +93,15 @@ def test_defaults_are_off_and_bad_values_are_rejected() -> None:
         {"scripted_statuses": {0: 500}},
         {"scripted_statuses": {1: 42}},
         {"garbage_listing_requests": frozenset({0})},
+        {"record_clock_offset_hours": 25},
+        {"record_clock_offset_hours": math.nan},
+        {"date_header": "later"},
+        {"to_filter": "second"},
+        {"shuffle_ties": "yes"},
+        {"bulk_update_at_listing": -1},
+        {"bulk_update_at_listing": 2},  # no jobs to update
+        {"bulk_update_jobs": 5},  # never due
+        {"bulk_update_at_listing": 2, "bulk_update_jobs": 5, "bulk_update_every": -1},
     ):
         with pytest.raises(ValueError):
             SandboxFaults(**bad)
@@ -390,6 +401,201 @@ def test_changes_every_one_changes_before_every_request_but_the_first(
     assert [e.fault for e in sandbox.log_snapshot()] == [None, "changes", "changes", "changes"]
 
 
+# -- clocks, ties and bulk updates -----------------------------------------------------
+
+
+def listing_json(sandbox: NexudusSandbox, **params: str | int) -> dict[str, Any]:
+    response = get(sandbox, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def newest(sandbox: NexudusSandbox, size: int = 1) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = listing_json(sandbox, orderBy="UpdatedOn", dir=-1, size=size)[
+        "Records"
+    ]
+    return records
+
+
+@pytest.mark.parametrize("hours", [10.0, -5.0, 5.5])
+def test_record_clock_offset_stamps_changes_and_new_jobs_but_not_the_date_header(
+    make_sandbox: Factory, hours: float
+) -> None:
+    sandbox = make_sandbox(records=40, record_clock_offset_hours=hours)
+    offset = timedelta(hours=hours)
+    touched = min(sandbox.served_ids())
+    sandbox.touch([touched])
+    (added,) = sandbox.add_jobs(1)
+    response = get(sandbox, params={"orderBy": "UpdatedOn", "dir": -1, "size": 2})
+    server_time = parsedate_to_datetime(response.headers["Date"])
+    records = {record["Id"]: record for record in response.json()["Records"]}
+
+    assert set(records) == {touched, added}
+    assert abs(server_time - datetime.now(timezone.utc)) < timedelta(seconds=3)  # true UTC
+    for stamped in (
+        records[touched]["UpdatedOn"],
+        records[added]["UpdatedOn"],
+        records[added]["CreatedOn"],
+    ):
+        assert stamped.endswith("Z")
+        assert abs(stamp(stamped) - (server_time + offset)) < timedelta(seconds=3), stamped
+    # An explicit time is stored as given: the offset is the clock's, not the caller's.
+    explicit = datetime(2031, 1, 1, 12, 0, tzinfo=timezone.utc)
+    sandbox.touch([touched], at=explicit)
+    assert sandbox.current_versions()[touched] == "2031-01-01T12:00:00Z"
+    # Range filters compare stored values as they are: the offset minute finds the new job.
+    shifted = (server_time + offset).strftime("%Y-%m-%dT%H:%M")
+    found = listing_json(sandbox, from_BusinessBackgroundJob_UpdatedOn=shifted, size=100)
+    assert added in [record["Id"] for record in found["Records"]]
+    true_minute = (server_time - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    since_true = listing_json(sandbox, from_BusinessBackgroundJob_UpdatedOn=true_minute)
+    assert (added in [r["Id"] for r in since_true["Records"]]) == (hours > 0)
+
+
+def test_record_clock_offset_applies_to_the_changes_knob(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(
+        records=40, changes_every=1, changes_per_burst=3, record_clock_offset_hours=-5
+    )
+    get(sandbox)
+    response = get(sandbox, params={"orderBy": "UpdatedOn", "dir": -1, "size": 3})
+    server_time = parsedate_to_datetime(response.headers["Date"])
+    for record in response.json()["Records"]:
+        behind = server_time - stamp(record["UpdatedOn"])
+        assert timedelta(hours=5) - timedelta(seconds=3) < behind < timedelta(hours=5, seconds=3)
+
+
+def test_date_header_true_missing_or_seven_hours_ahead(make_sandbox: Factory) -> None:
+    for mode, ahead in (("true", timedelta(0)), ("wrong", timedelta(hours=7))):
+        sandbox = make_sandbox(date_header=mode)
+        for response in (get(sandbox), get(sandbox, "/nowhere"), token(sandbox)):
+            sent = parsedate_to_datetime(response.headers["Date"])
+            assert abs(sent - datetime.now(timezone.utc) - ahead) < timedelta(seconds=3), mode
+    missing = make_sandbox(date_header="missing", throttle_rate=1.0)
+    throttled = get(missing)
+    assert throttled.status_code == 409 and "Date" not in throttled.headers
+    missing.faults = SandboxFaults(date_header="missing")
+    for response in (get(missing), get(missing, "/nowhere"), token(missing)):
+        assert response.status_code in (200, 404)
+        assert "Date" not in response.headers
+        assert response.headers["Server"].startswith("NexudusSandbox")
+
+
+def tied_sandbox(make_sandbox: Factory, seed: int = 3) -> tuple[NexudusSandbox, list[int]]:
+    """A sandbox where 40 jobs share one UpdatedOn second, newest of all."""
+    sandbox = make_sandbox(records=80, shuffle_ties=True, seed=seed)
+    tied = sorted(sandbox.served_ids())[:40]
+    sandbox.touch(tied, at=datetime(2031, 5, 1, 9, 30, 15, tzinfo=timezone.utc))
+    return sandbox, tied
+
+
+TIE_WINDOW = {"from_BusinessBackgroundJob_UpdatedOn": "2031-05-01T09:30"}
+
+
+def test_shuffle_ties_reorders_equal_updated_on_on_every_request(make_sandbox: Factory) -> None:
+    sandbox, tied = tied_sandbox(make_sandbox)
+    hits = sandbox._updated_index.hits
+    orders = [
+        [
+            r["Id"]
+            for r in listing_json(sandbox, orderBy="UpdatedOn", size=100, **TIE_WINDOW)["Records"]
+        ]
+        for _ in range(3)
+    ]
+    assert all(sorted(order) == tied for order in orders)
+    assert len({tuple(order) for order in orders}) == 3  # a new order every time
+    assert sandbox._updated_index.hits == hits + 3  # the index path honours the knob
+    # Paging through a tie group shows some jobs twice and others never.
+    paged = [
+        r["Id"]
+        for number in (1, 2, 3)
+        for r in listing_json(sandbox, orderBy="UpdatedOn", size=15, page=number, **TIE_WINDOW)[
+            "Records"
+        ]
+    ]
+    assert len(paged) == 40 and len(set(paged)) < 40
+    # Distinct values keep their order: only ties move.
+    everything = listing_json(sandbox, orderBy="UpdatedOn", size=100)["Records"]
+    stamps = [record["UpdatedOn"] for record in everything]
+    assert stamps == sorted(stamps)
+    assert [r["Id"] for r in everything[-40:]] != tied
+
+
+def test_shuffle_ties_leaves_id_order_stable_and_shuffles_other_fields(
+    make_sandbox: Factory,
+) -> None:
+    sandbox, _tied = tied_sandbox(make_sandbox)
+    by_id = [listing_json(sandbox, orderBy="Id", size=100, **TIE_WINDOW) for _ in range(2)]
+    assert by_id[0] == by_id[1]
+    assert [r["Id"] for r in by_id[0]["Records"]] == sorted(r["Id"] for r in by_id[0]["Records"])
+    by_status = [
+        [r["Id"] for r in listing_json(sandbox, orderBy="Status", dir=-1, size=100)["Records"]]
+        for _ in range(2)
+    ]
+    assert by_status[0] != by_status[1] and sorted(by_status[0]) == sorted(by_status[1])
+    statuses_seen = [sandbox.jobs[job_id]["Status"].casefold() for job_id in by_status[0]]
+    assert statuses_seen == sorted(statuses_seen, reverse=True)
+
+
+def test_shuffle_ties_is_seeded_per_listing_request(make_sandbox: Factory) -> None:
+    one, _ = tied_sandbox(make_sandbox)
+    two, _ = tied_sandbox(make_sandbox)
+    params: dict[str, str | int] = {"orderBy": "UpdatedOn", "size": 100, **TIE_WINDOW}
+    first = [listing_json(one, **params) for _ in range(3)]
+    assert [listing_json(two, **params) for _ in range(3)] == first  # same seed, same orders
+    text_params = {key: str(value) for key, value in params.items()}
+    # Request n's order is what render_listing gives for listing number n, on both paths.
+    assert one.render_listing(text_params, listing_number=2) == first[1]
+    assert one.render_listing(text_params, listing_number=2, indexed=False) == first[1]
+    other, _ = tied_sandbox(make_sandbox, seed=4)
+    assert [listing_json(other, **params) for _ in range(3)] != first
+
+
+def test_bulk_update_gives_more_than_a_page_one_timestamp_now(make_sandbox: Factory) -> None:
+    knobs = {
+        "bulk_update_at_listing": 2,
+        "bulk_update_jobs": 60,
+        "record_clock_offset_hours": -5.0,
+        "seed": 2,
+    }
+    sandbox, twin = make_sandbox(records=150, **knobs), make_sandbox(records=150, **knobs)
+    before = sandbox.current_versions()
+    get(sandbox)
+    assert sandbox.current_versions() == before  # not before request 1
+    second = get(sandbox, params={"orderBy": "UpdatedOn", "dir": -1, "size": 100})
+    server_time = parsedate_to_datetime(second.headers["Date"])
+    after = sandbox.current_versions()
+    changed = {job_id for job_id in after if after[job_id] != before[job_id]}
+    assert len(changed) == 60
+    (bulk_stamp,) = {after[job_id] for job_id in changed}  # one shared UpdatedOn
+    behind = server_time - stamp(bulk_stamp)
+    assert timedelta(hours=5) - timedelta(seconds=3) < behind < timedelta(hours=5, seconds=3)
+    # The request it preceded already shows them, as the newest.
+    assert {r["Id"] for r in second.json()["Records"][:60]} == changed
+    get(sandbox)
+    assert sandbox.current_versions() == after  # once only
+    assert [e.fault for e in sandbox.log_snapshot()] == [None, "bulk-update", None]
+
+    twin_before = twin.current_versions()
+    get(twin), get(twin)
+    twin_after = twin.current_versions()
+    assert {i for i in twin_after if twin_after[i] != twin_before[i]} == changed  # seeded
+
+
+def test_bulk_update_every_repeats(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(
+        records=50, bulk_update_at_listing=2, bulk_update_jobs=5, bulk_update_every=3
+    )
+    for _ in range(9):
+        get(sandbox)
+    faults = [e.fault for e in sandbox.log_snapshot()]
+    assert [n for n, fault in enumerate(faults, start=1) if fault == "bulk-update"] == [2, 5, 8]
+
+
 # -- determinism and secrets -----------------------------------------------------------
 
 
@@ -472,6 +678,19 @@ def test_cli_flags_build_the_faults() -> None:
             "99",
             "--latency-ms",
             "5",
+            "--record-clock-offset-hours",
+            "-5",
+            "--date-header",
+            "wrong",
+            "--shuffle-ties",
+            "--to-filter",
+            "instant",
+            "--bulk-update-at-listing",
+            "3",
+            "--bulk-update-jobs",
+            "250",
+            "--bulk-update-every",
+            "4",
         ]
     )
     assert faults_from_args(args) == SandboxFaults(
@@ -490,6 +709,13 @@ def test_cli_flags_build_the_faults() -> None:
         token_max_uses=7,
         changes_every=3,
         changes_per_burst=4,
+        record_clock_offset_hours=-5.0,
+        date_header="wrong",
+        shuffle_ties=True,
+        to_filter="instant",
+        bulk_update_at_listing=3,
+        bulk_update_jobs=250,
+        bulk_update_every=4,
     )
     assert faults_from_args(parser.parse_args([])) == SandboxFaults()
     help_text = parser.format_help()
@@ -509,6 +735,13 @@ def test_cli_flags_build_the_faults() -> None:
         "--scripted-statuses",
         "--fault-seed",
         "--published-limits",
+        "--record-clock-offset-hours",
+        "--date-header",
+        "--shuffle-ties",
+        "--to-filter",
+        "--bulk-update-at-listing",
+        "--bulk-update-jobs",
+        "--bulk-update-every",
     ):
         assert flag in help_text
 
@@ -520,6 +753,10 @@ def test_cli_flags_build_the_faults() -> None:
         ["--garbage-listing-requests", "a,b"],
         ["--scripted-statuses", "5"],
         ["--limit-per-minute", "0"],
+        ["--record-clock-offset-hours", "30"],
+        ["--date-header", "sometimes"],
+        ["--to-filter", "second"],
+        ["--bulk-update-at-listing", "2"],
     ],
 )
 def test_cli_rejects_bad_fault_values(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -308,6 +308,108 @@ def test_range_filters_are_inclusive_at_minute_precision(fresh: NexudusSandbox) 
     assert exact_minute == [at_start, at_end]
 
 
+@pytest.mark.parametrize("field", ["UpdatedOn", "CreatedOn"])
+def test_to_filter_instant_stops_at_the_first_second_of_the_minute(field: str) -> None:
+    base = datetime(2030, 1, 15, 10, 30, tzinfo=timezone.utc)
+    with NexudusSandbox(records=5, seed=11) as sandbox:
+        at_start, at_end, next_minute = (
+            sandbox.add_jobs(1, at=base + offset)[0]
+            for offset in (timedelta(0), timedelta(seconds=59), timedelta(minutes=1))
+        )
+        name = f"BusinessBackgroundJob_{field}"
+        one_minute = {f"from_{name}": "2030-01-15T10:30", f"to_{name}": "2030-01-15T10:30"}
+        two_minutes = {**one_minute, f"to_{name}": "2030-01-15T10:31"}
+        assert ids(all_records(sandbox, **one_minute)) == [at_start, at_end]
+        assert ids(all_records(sandbox, **two_minutes)) == [at_start, at_end, next_minute]
+
+        sandbox.faults = SandboxFaults(to_filter="instant")
+        assert ids(all_records(sandbox, **one_minute)) == [at_start]
+        assert ids(all_records(sandbox, **two_minutes)) == [at_start, at_end, next_minute]
+        with_seconds = {**one_minute, f"to_{name}": "2030-01-15T10:30:59"}
+        assert ids(all_records(sandbox, **with_seconds)) == [at_start, at_end]
+        # The exact-minute filter keeps minute precision.
+        assert ids(all_records(sandbox, **{name: "2030-01-15T10:30"})) == [at_start, at_end]
+        up_to = {f"to_{name}": "2030-01-15T10:30", "orderBy": "UpdatedOn", "size": "100"}
+        assert sandbox.render_listing(up_to) == sandbox.render_listing(up_to, indexed=False)
+
+
+def crowd_minute(sandbox: NexudusSandbox, count: int) -> tuple[datetime, list[int]]:
+    """``count`` jobs updated inside 10:30 (many in one second), plus neighbours outside it."""
+    base = datetime(2030, 2, 1, 10, 30, tzinfo=timezone.utc)
+    chosen = sorted(sandbox.served_ids())[5 : 5 + count]
+    for position, job_id in enumerate(chosen):
+        sandbox.touch([job_id], at=base + timedelta(seconds=(position * 7) % 3 * 20))
+    sandbox.touch([max(sandbox.served_ids())], at=base + timedelta(minutes=1))
+    sandbox.touch([min(sandbox.served_ids())], at=base - timedelta(seconds=1))
+    return base, chosen
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_order_by_id_inside_a_window_pages_by_id_with_a_full_envelope(
+    fresh: NexudusSandbox, descending: bool
+) -> None:
+    _base, crowded = crowd_minute(fresh, 27)
+    window = {
+        "orderBy": "Id",
+        "from_BusinessBackgroundJob_UpdatedOn": "2030-02-01T10:30",
+        "to_BusinessBackgroundJob_UpdatedOn": "2030-02-01T10:30",
+        "size": "10",
+        "dir": "-1" if descending else "1",
+    }
+    hits = fresh._updated_index.hits
+    bodies = [page(fresh, **{**window, "page": str(number)}) for number in (1, 2, 3, 4)]
+    expected = sorted(crowded, reverse=descending)
+    assert [r["Id"] for body in bodies for r in body["Records"]] == expected
+    for number, body in enumerate(bodies, start=1):
+        assert body["CurrentOrderField"] == "Id"
+        assert body["CurrentPage"] == number
+        assert (body["TotalItems"], body["TotalPages"]) == (27, 3)
+        assert body["HasNextPage"] == (number < 3)
+        assert body["HasPreviousPage"] == (1 < number <= 3)
+    assert [(b["FirstItem"], b["LastItem"]) for b in bodies] == [
+        (1, 10),
+        (11, 20),
+        (21, 27),
+        (0, 0),
+    ]
+    assert fresh._updated_index.hits == hits + 4  # narrowed through the UpdatedOn index
+    for body in bodies:
+        query = {**window, "page": str(body["CurrentPage"])}
+        assert fresh.render_listing(query, indexed=False) == body
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        SandboxFaults(shuffle_ties=True, seed=1),
+        SandboxFaults(to_filter="instant", dir_convention="0/1"),
+    ],
+    ids=["shuffle-ties", "to-instant"],
+)
+def test_index_and_general_paths_agree_under_the_listing_knobs(faults: SandboxFaults) -> None:
+    sandbox = NexudusSandbox(records=300, seed=4, faults=faults)
+    crowd_minute(sandbox, 120)
+    minutes = ["2030-02-01T10:29", "2030-02-01T10:30", "2030-02-01T10:31", "2026-01-01T00:00"]
+    checked = 0
+    for order_by in ("UpdatedOn", "Id", "Status"):
+        for direction in ("1", "-1", "0"):
+            for low, high in ((minutes[1], minutes[1]), (minutes[0], minutes[2]), (minutes[3], "")):
+                for number in ("1", "2", "5"):
+                    params = {
+                        "orderBy": order_by,
+                        "dir": direction,
+                        "page": number,
+                        "size": "25",
+                        "from_BusinessBackgroundJob_UpdatedOn": low,
+                        "to_BusinessBackgroundJob_UpdatedOn": high,
+                    }
+                    fast = sandbox.render_listing(params, listing_number=checked)
+                    slow = sandbox.render_listing(params, indexed=False, listing_number=checked)
+                    assert fast == slow, params
+                    checked += 1
+    assert checked == 81
+
+
 def test_created_on_range_filter(shared: NexudusSandbox) -> None:
     cutoff = datetime(2025, 6, 1, tzinfo=timezone.utc)
     expected = sorted(job["Id"] for job in shared.jobs.values() if job["CreatedOn"] >= cutoff)
@@ -459,6 +561,7 @@ def test_cli_port_file_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> No
     port_file = tmp_path / "sandbox.url"
     command = [sys.executable, "-m", "tap_nexudus_jobs.sandbox", "--records", "40"]
     command += ["--seed", "8", "--port", "0", "--port-file", str(port_file), "--touch", "3"]
+    command += ["--record-clock-offset-hours", "-5", "--date-header", "missing"]
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -469,10 +572,17 @@ def test_cli_port_file_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> No
             time.sleep(0.02)
         url = port_file.read_text().strip()
         assert url.startswith("http://127.0.0.1:")
-        body = requests.get(url + LISTING, headers=AUTH, params={"size": 100}, timeout=5).json()
+        response = requests.get(url + LISTING, headers=AUTH, params={"size": 100}, timeout=5)
+        assert "Date" not in response.headers
+        body = response.json()
         assert body["TotalItems"] == 40
-        today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        assert sum(record["UpdatedOn"].startswith(today) for record in body["Records"]) == 3
+        # --touch stamps the record clock: 5 hours behind true UTC.
+        five_hours_ago = datetime.now(timezone.utc) - timedelta(hours=5)
+        touched = [
+            datetime.fromisoformat(record["UpdatedOn"].replace("Z", "+00:00"))
+            for record in body["Records"]
+        ]
+        assert sum(abs(t - five_hours_ago) < timedelta(seconds=10) for t in touched) == 3
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=5)
     finally:
@@ -481,3 +591,4 @@ def test_cli_port_file_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> No
             process.communicate()
     assert process.returncode == 0, stderr
     assert stdout == f"Nexudus sandbox listening on {url} (40 jobs, seed 8)\n"
+    assert "faults: date_header='missing', record_clock_offset_hours=-5.0" in stderr
