@@ -173,6 +173,9 @@ class ListingWalk:
         # Newest UpdatedOn ever listed (probes included): the record clock is past it.
         self._newest_listed: str | None = None
         self._probe: _Probe | None = None
+        # The first probe's newest minute: every version that existed when the run started
+        # lies at or before it. Later probes may see newer jobs, but never move this.
+        self._stop_after: datetime | None = None
         # Proven once a closed window lists a job from its last minute past :00 seconds.
         self._to_covers_whole_minute = False
         # Set when a crowded minute could not be proven closed: the bookmark stays there.
@@ -195,8 +198,15 @@ class ListingWalk:
     def _reanchoring_walk(
         self, fetched: FetchedPage, floor: datetime | None
     ) -> Iterator[ListingPage]:
-        """Open-ended: page 1 from the last minute read, until a page ends the listing."""
+        """Open-ended: page 1 from the last minute read, until a page ends the listing.
+
+        Or until the walk is past the newest job the probe listed: every version that
+        existed when the run started is out by then, and chasing jobs that keep changing
+        is the next run's work (the bookmark claims only what this one emitted).
+        """
         previous_keys: list[tuple[int, str | None]] | None = None
+        previous_floor = floor
+        chase_limit = (fetched.envelope.total_pages or 1) + 3
         while True:
             records = fetched.records
             keys = _keys(records)
@@ -246,7 +256,14 @@ class ListingWalk:
                         floor = last_minute
                 else:
                     floor = last_minute
+            if self._stop_after is not None and floor > self._stop_after:
+                return
+            chase_limit -= 1
+            if chase_limit == 0 and self._probe is None:
+                # More pages than the listing had: jobs keep moving to its end. Bound the run.
+                self._probe_last_page(fetched, previous_floor)
             self._ledger.forget_before(floor)
+            previous_floor = floor
             fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
 
     def _closed_walk(
@@ -407,8 +424,8 @@ class ListingWalk:
         if later and later[-1] < stamps[0]:
             return "other"
         envelope = probe.envelope
-        self._probe = _Probe(
-            window.start, envelope.total_items, probe.records, envelope.has_next_page
+        self._keep_probe(
+            _Probe(window.start, envelope.total_items, probe.records, envelope.has_next_page)
         )
         return "ascending"
 
@@ -417,13 +434,18 @@ class ListingWalk:
         pages = fetched.envelope.total_pages
         if pages is None or pages < 2:
             envelope = fetched.envelope
-            self._probe = _Probe(
-                floor, envelope.total_items, fetched.records, envelope.has_next_page
+            self._keep_probe(
+                _Probe(floor, envelope.total_items, fetched.records, envelope.has_next_page)
             )
             return
         probe = self._fetch(PageRequest(ListingWindow(floor), pages, self._direction))
         envelope = probe.envelope
-        self._probe = _Probe(floor, envelope.total_items, probe.records, envelope.has_next_page)
+        self._keep_probe(_Probe(floor, envelope.total_items, probe.records, envelope.has_next_page))
+
+    def _keep_probe(self, probe: _Probe) -> None:
+        self._probe = probe
+        if self._stop_after is None and probe.stamps:
+            self._stop_after = _minute(max(probe.stamps))
 
     def _newest_from_probe(self, end: datetime) -> list[Record] | None:
         """The probe's jobs from minute `end` on, if it listed all there were.
