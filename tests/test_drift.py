@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import (
     LISTING_PATH,
     ids_in_listing_order,
+    run_cli,
     run_tap,
     sandbox_config,
     with_ids_normalised,
@@ -103,3 +105,33 @@ def test_a_burst_of_changes_behind_the_tap_is_caught_up() -> None:
         assert emitted == current
         cancelled = [r for r in run.records + rerun.records if r["Id"] in ordered[:80]]
         assert {r["Status"] for r in cancelled} >= {"Cancelled"}
+
+
+def test_a_server_that_ignores_to_fails_with_one_line_and_no_bookmark_past_the_emitted(
+    tmp_path,
+) -> None:
+    # Dense jobs make the closed window pay, so the tap sends to_ and checks it is honoured.
+    faults = SandboxFaults(to_filter="ignored")
+    with NexudusSandbox(records=3000, seed=5, faults=faults) as sandbox:
+        result = run_cli(sandbox_config(sandbox, page_size=50), tmp_path)
+        sent_to = [
+            e for e in sandbox.request_log if "to_BusinessBackgroundJob_UpdatedOn" in e.query
+        ]
+
+    assert sent_to, "the walk never sent a to_ filter"
+    assert result.exit_code != 0
+    assert "Traceback" not in result.stderr
+    errors = [
+        line for line in result.stderr.splitlines() if "ignored to_BusinessBackgroundJob" in line
+    ]
+    assert len(errors) >= 1
+    emitted, bookmark = "", ""
+    for line in result.stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            emitted = max(emitted, message["record"]["UpdatedOn"])
+        elif message["type"] == "STATE":
+            bookmark = message["value"]["bookmarks"]["business_background_jobs"].get(
+                "replication_key_value", ""
+            )
+            assert bookmark <= emitted

@@ -194,7 +194,7 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(TO_FILTER_MODES),
         default="minute",
         help="what to_..._UpdatedOn/CreatedOn=10:30 includes: up to 10:30:59 (minute, "
-        "default) or up to 10:30:00 (instant)",
+        "default), up to 10:30:00 (instant), or nothing: the bound is dropped (ignored)",
     )
     faults.add_argument(
         "--bulk-update-at-listing",

@@ -41,7 +41,7 @@ from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS, TO_FILTER_MODES
 
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
-ToFilter = Literal["minute", "instant"]
+ToFilter = Literal["minute", "instant", "ignored"]
 
 DATE_HEADER_MODES: tuple[str, ...] = ("true", "missing", "wrong")
 #: What ``date_header="wrong"`` adds to true UTC: a server clock (or a proxy) hours

@@ -31,7 +31,7 @@ DEFAULT_ORDER_FIELD = "Id"
 #: dir convention -> (value meaning ascending, value meaning descending).
 DIR_CONVENTIONS: dict[str, tuple[int, int]] = {"1/-1": (1, -1), "0/1": (0, 1)}
 #: What a ``to_`` bound includes: the whole named minute, or only up to its first instant.
-TO_FILTER_MODES: tuple[str, ...] = ("minute", "instant")
+TO_FILTER_MODES: tuple[str, ...] = ("minute", "instant", "ignored")
 #: The smallest step past an instant: ``[start, instant + this)`` is ``<= instant``.
 _JUST_AFTER = timedelta(microseconds=1)
 
@@ -129,6 +129,8 @@ def _window(name: str, field: str, bound: str, value: str, to_filter: str) -> Ti
     if bound == "from":
         return TimeWindow(field, start=start)
     if bound == "to":
+        if to_filter == "ignored":
+            return TimeWindow(field)  # a server that accepts the bound and drops it
         # "instant": the value is parsed to an instant and compared with <=, LINQ style.
         return TimeWindow(field, end=start + (_JUST_AFTER if to_filter == "instant" else unit))
     return TimeWindow(field, start=start, end=start + unit)
@@ -147,7 +149,8 @@ def parse_listing_query(
     ``dir`` value sorts descending; any other value sorts ascending, as a server that
     tests ``dir == Descending`` would, which is why the tap must verify the order.
     ``to_filter`` (see ``TO_FILTER_MODES``) decides whether ``to_`` 10:30 includes
-    10:30:59 ("minute") or stops at 10:30:00 ("instant"); the exact-minute filter keeps
+    10:30:59 ("minute"), stops at 10:30:00 ("instant") or is dropped ("ignored", a broken
+    server the tap must notice); the exact-minute filter keeps
     minute precision either way.
     Raises :class:`ListingError` for malformed dates or non-integer id filters.
     """
