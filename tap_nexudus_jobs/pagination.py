@@ -167,6 +167,8 @@ class ListingWalk:
         self._served_page_size: int | None = None
         self._log = log
         self._direction = ASCENDING_DIR_CANDIDATES[0]
+        # False while every UpdatedOn listed was one value (no order proves a direction).
+        self._direction_proven = False
         self._ledger = VersionLedger()
         self._bookmark = starting_bookmark
         self._newest_emitted: str | None = None
@@ -191,7 +193,18 @@ class ListingWalk:
         first = self._first_page()
         self.total_items = first.envelope.total_items
         self.total_pages = first.envelope.total_pages
-        yield from self._reanchoring_walk(first, self._start)
+        try:
+            yield from self._reanchoring_walk(first, self._start)
+        except _DescendingBeforeProven:
+            # Every UpdatedOn listed until now was one value, so `dir` was a guess, and a
+            # later page showed it wrong: walk again with the other value. Re-reads are not
+            # emitted twice and the bookmark never goes back; the probe, read in the wrong
+            # order, bounds nothing.
+            self._direction = ASCENDING_DIR_CANDIDATES[1]
+            self._direction_proven = True
+            self._probe, self._stop_after = None, None
+            first = self._fetch(PageRequest(ListingWindow(self._start), 1, self._direction))
+            yield from self._reanchoring_walk(first, self._start)
 
     # -- the three ways of reading ---------------------------------------------------
 
@@ -244,11 +257,11 @@ class ListingWalk:
                 yield self._emit(records, complete_before=last_minute)
                 self._note_overlap(records, last_minute)
                 if self._closed_walk_pays(fetched):
-                    if self._probe is None:
-                        self._probe_last_page(fetched, floor)
+                    if self._probe is None or self._probe.floor != last_minute:
+                        self._probe_from(last_minute, fetched)
                     end = self._closed_until()
                     if end is not None and end > last_minute:
-                        resume = yield from self._closed_walk(last_minute, end, fetched, floor)
+                        resume = yield from self._closed_walk(last_minute, end)
                         if resume is None:
                             return
                         floor = resume
@@ -267,7 +280,7 @@ class ListingWalk:
             fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
 
     def _closed_walk(
-        self, start: datetime, end: datetime, opener: FetchedPage, opener_floor: datetime | None
+        self, start: datetime, end: datetime
     ) -> Generator[ListingPage, None, datetime | None]:
         """Page numbers over `[start, end]`, proven closed; returns where to re-anchor.
 
@@ -279,7 +292,7 @@ class ListingWalk:
             window = ListingWindow(floor, end)
             fetched = self._fetch(PageRequest(window, 1, self._direction))
             if not to_filter_checked:
-                self._check_to_filter(fetched, start, end, opener, opener_floor)
+                self._check_to_filter(fetched, start, end)
                 to_filter_checked = True
             stamps = _stamps(fetched.records)
             if not stamps:
@@ -372,6 +385,13 @@ class ListingWalk:
                 page = max(1, page - math.ceil((baseline - total) / self._served_size()))
                 baseline, last_id = total, None
                 continue
+            if last_id is not None and records and not self._direction_proven:
+                # Ids never change, so even while jobs move, the next page of an ascending
+                # Id order starts above the last one's end, and of a descending one below.
+                if records[0]["Id"] > last_id:
+                    self._direction_proven = True
+                elif records[0]["Id"] < last_id:
+                    raise _DescendingBeforeProven("Id order came descending")
             if closed and last_id is not None and records and records[0]["Id"] <= last_id:
                 msg = (
                     f"Nexudus listing page {page} ordered by Id started at job "
@@ -414,6 +434,7 @@ class ListingWalk:
         if any(a > b for a, b in itertools.pairwise(stamps)):
             return "other"
         if any(a < b for a, b in itertools.pairwise(stamps)):
+            self._direction_proven = True
             return "ascending"
         # Page 1 cannot tell (one timestamp). With more pages, the last one can.
         pages = fetched.envelope.total_pages
@@ -421,8 +442,11 @@ class ListingWalk:
             return "ascending"
         probe = self._fetch(PageRequest(window, pages, self._direction), verify_order=False)
         later = _stamps(probe.records)
-        if later and later[-1] < stamps[0]:
+        # The last page's own order decides when it shows one; else how it compares (a
+        # last page older than page 1 is descending; newer proves nothing under drift).
+        if any(a > b for a, b in itertools.pairwise(later)) or (later and later[-1] < stamps[0]):
             return "other"
+        self._direction_proven = _some_pair_ascends(probe.records, ORDER_BY_UPDATED_ON)
         envelope = probe.envelope
         self._keep_probe(
             _Probe(window.start, envelope.total_items, probe.records, envelope.has_next_page)
@@ -441,6 +465,29 @@ class ListingWalk:
         probe = self._fetch(PageRequest(ListingWindow(floor), pages, self._direction))
         envelope = probe.envelope
         self._keep_probe(_Probe(floor, envelope.total_items, probe.records, envelope.has_next_page))
+
+    def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
+        """The last page of the open listing from `start`, where a closed walk would begin.
+
+        Its page number follows from `fetched` (page 1 of an earlier floor): its jobs
+        before `start` are not in the listing from `start`.
+        """
+        cutoff = to_utc_iso(start)
+        before = sum(1 for r in fetched.records if (r.get("UpdatedOn") or cutoff) < cutoff)
+        total = fetched.envelope.total_items
+        size = self._served_size()
+        pages = max(1, math.ceil((total - before) / size)) if total is not None else None
+        pages = pages or fetched.envelope.total_pages or 1
+        for page in (pages, pages - 1):
+            if page < 1:
+                break
+            probe = self._fetch(PageRequest(ListingWindow(start), page, self._direction))
+            if probe.records:
+                envelope = probe.envelope
+                self._keep_probe(
+                    _Probe(start, envelope.total_items, probe.records, envelope.has_next_page)
+                )
+                return
 
     def _keep_probe(self, probe: _Probe) -> None:
         self._probe = probe
@@ -476,31 +523,18 @@ class ListingWalk:
     def _newest_listed_minute(self) -> datetime | None:
         return _minute(self._newest_listed) if self._newest_listed else None
 
-    def _check_to_filter(
-        self,
-        fetched: FetchedPage,
-        start: datetime,
-        end: datetime,
-        opener: FetchedPage,
-        opener_floor: datetime | None,
-    ) -> None:
+    def _check_to_filter(self, fetched: FetchedPage, start: datetime, end: datetime) -> None:
         """Before trusting a closed window: it must leave out the newest jobs listed.
 
-        The probe counted the open listing (from the opener's floor); the window `[start,
-        end]` holds at most that, less the opener's jobs before `start` (plus those of them
-        that moved to the end since), less the probe's jobs after `end`.
+        The probe listed the open listing from `start`: the window `[start, end]` can hold
+        no more than that, less the probe's jobs after `end` (they can only move later).
         """
         probe = self._probe
         total = fetched.envelope.total_items
-        if probe is None or probe.total_items is None or total is None:
+        if probe is None or probe.floor != start or probe.total_items is None or total is None:
             return
-        if probe.floor != opener_floor:
-            return
-        cutoff = to_utc_iso(start)
-        before = {r["Id"] for r in opener.records if (r.get("UpdatedOn") or cutoff) < cutoff}
-        moved = sum(1 for r in probe.records if r["Id"] in before)
         outside = sum(1 for stamp in probe.stamps if _minute(stamp) > end)
-        most = probe.total_items - len(before) + moved - outside
+        most = probe.total_items - outside
         if outside and total > most:
             msg = (
                 f"Nexudus ignored to_BusinessBackgroundJob_UpdatedOn={end:%Y-%m-%dT%H:%M}: the "
@@ -549,7 +583,14 @@ class ListingWalk:
             )
             raise NexudusResponseError(msg)
         if verify_order:
-            _check_ascending_within(records, request.page, request.order_by)
+            try:
+                _check_ascending_within(records, request.page, request.order_by)
+            except NexudusResponseError as exc:
+                if not self._direction_proven and self._direction == ASCENDING_DIR_CANDIDATES[0]:
+                    raise _DescendingBeforeProven(str(exc)) from None
+                raise
+            if not self._direction_proven and _some_pair_ascends(records, request.order_by):
+                self._direction_proven = True
             _check_inside(records, request)
         stamps = _stamps(records)
         if stamps and (self._newest_listed is None or max(stamps) > self._newest_listed):
@@ -570,11 +611,24 @@ class ListingWalk:
         if self._hold is not None:
             limit = self._hold if limit is None else min(limit, self._hold)
         candidate = self._newest_emitted
+        if not self._direction_proven:
+            # Until a response proves the order ascending, page 1 may hold the newest jobs
+            # rather than the oldest: it proves nothing complete, so claim nothing new.
+            candidate = None
         if candidate is not None and limit is not None and _minute(candidate) > limit:
             candidate = to_utc_iso(limit)
         if candidate is not None and (self._bookmark is None or candidate > self._bookmark):
             self._bookmark = candidate
         return ListingPage(admitted, self._bookmark)
+
+
+class _DescendingBeforeProven(NexudusResponseError):
+    """A page came descending while no response had yet proven the `dir` value."""
+
+
+def _some_pair_ascends(records: list[Record], order_by: str) -> bool:
+    values = [r[order_by] for r in records if r.get(order_by) is not None]
+    return any(a < b for a, b in itertools.pairwise(values))
 
 
 def _keys(records: list[Record]) -> list[tuple[int, str | None]]:
