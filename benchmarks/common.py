@@ -8,10 +8,12 @@ UpdatedOn when a benchmark checks for lost records). CPU time and peak RSS come 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -20,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -370,6 +372,25 @@ def loss(expected: dict[int, str], emitted: dict[int, float]) -> Loss:
     return Loss(missing, stale)
 
 
+def lagging(expected: dict[int, str], emitted: dict[int, float]) -> set[int]:
+    """Ids whose served version was not emitted (missing, or only an older version)."""
+    return {
+        job_id
+        for job_id, version in expected.items()
+        if emitted.get(job_id, -math.inf) < instant(version)
+    }
+
+
+def merge_emitted(*runs: dict[int, float]) -> dict[int, float]:
+    """Newest version per Id over several runs, as a target that keeps the newest would."""
+    merged: dict[int, float] = {}
+    for emitted in runs:
+        for job_id, stamp in emitted.items():
+            if stamp > merged.get(job_id, -math.inf):
+                merged[job_id] = stamp
+    return merged
+
+
 def changed_jobs(before: dict[int, str], after: dict[int, str]) -> int:
     """How many jobs have a different version (or appeared) at the end."""
     return sum(1 for job_id, version in after.items() if before.get(job_id) != version)
@@ -421,3 +442,48 @@ def median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# -- provenance ------------------------------------------------------------------------
+
+
+def source_hash() -> str:
+    """Short hash of the tap's sources (tap_nexudus_jobs/**/*.py), to detect changes."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted((ROOT / "tap_nexudus_jobs").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def tap_revision() -> str:
+    """Short git revision, the sources' hash, and whether they have uncommitted changes."""
+    revision = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "tap_nexudus_jobs"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    changes = ", with uncommitted changes" if dirty else ""
+    return f"{revision or '?'} (sources {source_hash()}{changes})"
+
+
+def machine_line() -> str:
+    """Date, CPU count and model, Python, tap revision."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    now = datetime.now(timezone.utc)
+    return (
+        f"{now:%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({model}), shared and noisy; "
+        f"Python {platform.python_version()}; tap at git {tap_revision()}"
+    )
