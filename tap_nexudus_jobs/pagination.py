@@ -180,7 +180,10 @@ class ListingWalk:
         self._stop_after: datetime | None = None
         # Proven once a closed window lists a job from its last minute past :00 seconds.
         self._to_covers_whole_minute = False
-        # Set when a crowded minute could not be proven closed: the bookmark stays there.
+        # Crowded minutes read while nothing newer was listed: the bookmark stays at the
+        # oldest of them until a newer listed job proves it closed and it is read again.
+        self._open_windows: list[datetime] = []
+        self._last_limit: datetime | None = None
         self._hold: datetime | None = None
         self._overlap_records = 0
         self._overlap_pages = 0
@@ -195,6 +198,7 @@ class ListingWalk:
         self.total_pages = first.envelope.total_pages
         try:
             yield from self._reanchoring_walk(first, self._start)
+            yield from self._reread_closed_windows()
         except _DescendingBeforeProven:
             # Every UpdatedOn listed until now was one value, so `dir` was a guess, and a
             # later page showed it wrong: walk again with the other value. Re-reads are not
@@ -205,6 +209,7 @@ class ListingWalk:
             self._probe, self._stop_after = None, None
             first = self._fetch(PageRequest(ListingWindow(self._start), 1, self._direction))
             yield from self._reanchoring_walk(first, self._start)
+            yield from self._reread_closed_windows()
 
     # -- the three ways of reading ---------------------------------------------------
 
@@ -219,6 +224,7 @@ class ListingWalk:
         """
         previous_keys: list[tuple[int, str | None]] | None = None
         previous_floor = floor
+        looked_past = False
         chase_limit = (fetched.envelope.total_pages or 1) + 3
         while True:
             records = fetched.records
@@ -230,6 +236,7 @@ class ListingWalk:
                 )
                 raise NexudusResponseError(msg)
             previous_keys = keys
+            yield from self._reread_closed_windows()
             stamps = _stamps(records)
             if not stamps and fetched.envelope.has_next_page and floor is None:
                 # A full page of jobs without UpdatedOn (listed first, as SQL Server sorts
@@ -270,7 +277,10 @@ class ListingWalk:
                 else:
                     floor = last_minute
             if self._stop_after is not None and floor > self._stop_after:
-                return
+                if not self._open_windows or looked_past:
+                    return
+                # One more page first: a newer job there proves an open window closed.
+                looked_past = True
             chase_limit -= 1
             if chase_limit == 0 and self._probe is None:
                 # More pages than the listing had: jobs keep moving to its end. Bound the run.
@@ -278,6 +288,24 @@ class ListingWalk:
             self._ledger.forget_before(floor)
             previous_floor = floor
             fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._direction))
+
+    def _reread_closed_windows(self) -> Iterator[ListingPage]:
+        """Read again each open crowded window a newer listed job now proves closed.
+
+        While the window was open, jobs could enter it and (once the clock passed its end)
+        leave it between two pages in the same moment, which no TotalItems shows. Closed,
+        jobs can only leave, and every leave shows: this second reading is exact.
+        """
+        resume_limit, reread = self._last_limit, False
+        for minute in list(self._open_windows):
+            if self._listed_after(minute + ONE_MINUTE):
+                self._open_windows.remove(minute)
+                self._hold = min(self._open_windows) if self._open_windows else None
+                yield from self._id_walk(minute)
+                reread = True
+        if reread:
+            # The hold is lifted: the bookmark may claim what the walk had read before.
+            yield self._emit([], complete_before=resume_limit)
 
     def _closed_walk(
         self, start: datetime, end: datetime
@@ -366,12 +394,13 @@ class ListingWalk:
     def _id_walk(self, minute: datetime) -> Iterator[ListingPage]:
         """All jobs of `minute` in Id order, from the window `[minute, minute + 1]`."""
         closed = self._listed_after(minute + ONE_MINUTE)
-        if not closed and (self._hold is None or minute < self._hold):
-            self._hold = minute
+        if not closed and minute not in self._open_windows:
+            self._open_windows.append(minute)
+            self._hold = min(self._open_windows)
             self._log(
                 f"More than a page of jobs share the newest minute {minute:%Y-%m-%d %H:%M} "
-                "(server time) and nothing newer is listed yet: reading it, and leaving the "
-                "bookmark there so the next run re-reads it"
+                "(server time) and nothing newer is listed yet: reading it, and again once a "
+                "newer job shows it closed (else the next run re-reads it)"
             )
         window = ListingWindow(minute, minute + ONE_MINUTE)
         page, baseline, last_id = 1, None, None
@@ -385,9 +414,10 @@ class ListingWalk:
                 page = max(1, page - math.ceil((baseline - total) / self._served_size()))
                 baseline, last_id = total, None
                 continue
-            if last_id is not None and records and not self._direction_proven:
-                # Ids never change, so even while jobs move, the next page of an ascending
-                # Id order starts above the last one's end, and of a descending one below.
+            steady = closed and total == baseline
+            if steady and last_id is not None and records and not self._direction_proven:
+                # Closed and TotalItems held: nothing moved between the two pages, so the
+                # next page of an ascending Id order starts above the last one's end.
                 if records[0]["Id"] > last_id:
                     self._direction_proven = True
                 elif records[0]["Id"] < last_id:
@@ -602,6 +632,7 @@ class ListingWalk:
 
     def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
         """The page's new versions, and the bookmark: no further than `complete_before`."""
+        self._last_limit = complete_before
         admitted = [record for record in records if self._ledger.admit(record)]
         for record in admitted:
             stamp = record.get("UpdatedOn")
