@@ -46,10 +46,12 @@ SECRET_SETTINGS = frozenset({"access_token", "password", "totp"})
 def prepare_settings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
     """Make `config` ready to use, in place; every problem as one line naming the setting.
 
-    Text values of non-text settings are parsed, missing settings get the schema's default
+    Text values of non-text settings are parsed, missing (or null) settings get the default
     (so code reads `config["page_size"]` and the default lives only in the schema), and
     date-time settings are rewritten in one UTC ISO 8601 form every Python version reads.
     """
+    for name in [name for name, value in config.items() if value is None]:
+        del config[name]  # null means "not set": the default applies
     problems = _parse_text_values(config, schema)
     problems += [_describe_schema_error(error) for error in _schema_errors(config, schema)]
     if problems:

@@ -9,6 +9,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, TapCapabilities
 from typing_extensions import override
 
 from tap_nexudus_jobs.account import NexudusAccount
@@ -38,6 +39,8 @@ class TapNexudusJobs(Tap):
     """Singer tap for Nexudus BusinessBackgroundJobs."""
 
     name = "tap-nexudus-jobs"
+    # `--test` (the SDK's) works and is tested: declared so --about and Meltano know it.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [*Tap.capabilities, TapCapabilities.TEST]
     # msgspec serialises RECORD lines several times faster than the default writer.
     message_writer_class = BufferedMsgSpecWriter
 
