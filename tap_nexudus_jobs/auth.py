@@ -142,7 +142,6 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
             lambda: self._post_token(form),
             method="POST",
             url=self.auth_endpoint,
-            give_up=NexudusAuthError,
         )
         self.last_refreshed = requested_at
         return token

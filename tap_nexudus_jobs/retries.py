@@ -190,13 +190,13 @@ class HttpPolicy:
         *,
         method: str,
         url: str,
-        give_up: type[NexudusTapError] = NexudusResponseError,
     ) -> T:
         """`attempt()`'s result, retried under the policy; one NexudusTapError otherwise."""
         started = self._monotonic()
         path = urlsplit(url).path
         new_token_tried = False
         number = 0
+        final: type[NexudusTapError]
         while True:
             number += 1
             try:
@@ -215,12 +215,13 @@ class HttpPolicy:
                     msg = (
                         f"{exc}, asking to wait {exc.retry_after:.0f}s: the request budget is spent"
                     )
-                    raise give_up(msg) from None
-                cause, wait = str(exc), exc.retry_after
+                    raise NexudusResponseError(msg) from None
+                cause, wait, final = str(exc), exc.retry_after, NexudusResponseError
             except RetriableAPIError as exc:
                 self._answered.set()
-                cause, wait = str(exc), _backoff(number)
+                cause, wait, final = str(exc), _backoff(number), NexudusResponseError
             except TRANSPORT_ERRORS as exc:
+                final = NexudusConnectionError
                 problem = describe_transport_error(exc, url)
                 cause = f"Could not reach Nexudus for {method} {path}: {problem.text}"
                 if problem.unreachable and not self._answered.is_set():
@@ -238,8 +239,7 @@ class HttpPolicy:
                 self._answered.set()
                 return result
             if number >= MAX_ATTEMPTS:
-                error = NexudusConnectionError if cause.startswith("Could not reach") else give_up
-                raise error(f"{cause}; gave up after {number} attempts") from None
+                raise final(f"{cause}; gave up after {number} attempts") from None
             wait = jitter_on_top(wait)
             self._log.warning(
                 "%s; retrying in %.1fs (attempt %d of %d)", cause, wait, number + 1, MAX_ATTEMPTS
