@@ -43,7 +43,7 @@ def test_streams_share_one_pacer_one_session_and_one_login() -> None:
             "business_ids": [1001, 1002],
         }
         tap = TwoStreamTap(config=config)
-        first, second = tap.streams.values()
+        first, second = (t.cast("NexudusStream", s) for s in tap.streams.values())
         assert first.pacer is second.pacer
         assert first.authenticator is second.authenticator
         assert first.requests_session is second.requests_session
