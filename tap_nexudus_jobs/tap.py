@@ -74,10 +74,11 @@ class TapNexudusJobs(Tap):
         ),
         th.Property(
             "totp",
-            th.StringType,
+            th.StringType(pattern=r"^[0-9]{6,8}$"),
             secret=True,
             title="TOTP code",
-            description="Two-factor code, for users with two-factor authentication.",
+            description="Two-factor code (6 to 8 digits), for users with two-factor "
+            "authentication.",
         ),
         th.Property(
             "client_id",
