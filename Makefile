@@ -2,7 +2,8 @@
 # every target installs what it needs into .venv on first use.
 #
 #   make demo    sandbox -> tap -> DuckDB via `meltano run`, then a summary
-#   make test    lint + typecheck + pytest (incl. the end-to-end meltano tests)
+#   make test    lint + typecheck + pytest (incl. the end-to-end meltano tests), then
+#                the unit tests on the lowest and highest other supported CPython found
 #
 # The PostgreSQL end-to-end test needs a PostgreSQL server from Debian's packages
 # (initdb/pg_ctl under /usr/lib/postgresql/*/bin): `make postgres-deps` installs it
@@ -35,13 +36,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install postgres-deps demo test lint typecheck pytest clean distclean
+.PHONY: help venv meltano-install postgres-deps demo test lint typecheck pytest other-pythons clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
 	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
 	@echo "make lint             ruff check + ruff format --check"
 	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts"
+	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
 	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
 	@echo "make postgres-deps    install PostgreSQL (Debian packages) for the Postgres e2e test"
@@ -94,7 +96,7 @@ postgres-deps:
 demo: $(VENV_STAMP) $(MELTANO_STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: lint typecheck pytest
+test: lint typecheck pytest other-pythons
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .
@@ -106,9 +108,14 @@ typecheck: $(VENV_STAMP)
 pytest: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps
 	$(BIN)/pytest
 
+# The supported versions are pyproject.toml's classifiers; each one run gets its own
+# .venv-py3.X. Says which it ran, and skips (exit 0) when the machine has none of them.
+other-pythons: $(VENV_STAMP)
+	$(BIN)/python scripts/other_pythons.py
+
 clean:
 	rm -rf output .meltano .pytest_cache .mypy_cache .ruff_cache build dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf "$(VENV)" .venv-meltano
+	rm -rf "$(VENV)" .venv-meltano .venv-py3.*

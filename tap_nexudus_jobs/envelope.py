@@ -11,13 +11,12 @@ from tap_nexudus_jobs.errors import NexudusResponseError
 if t.TYPE_CHECKING:
     import requests
 
-_CACHE_ATTRIBUTE = "_nexudus_listing_envelope"
 _JSON_ATTRIBUTE = "_nexudus_json"
 _NOT_JSON = object()
 
 
 def parsed_json(response: requests.Response) -> t.Any:
-    """The response body as JSON, parsed once per response.
+    """The response body as JSON, parsed once per response (validate_response reads it too).
 
     Raises:
         ValueError: if the body is not JSON.
@@ -49,16 +48,7 @@ class ListingEnvelope:
 
 
 def listing_envelope(response: requests.Response) -> ListingEnvelope:
-    """Parse and check a listing response; cached on the response (it is read twice)."""
-    cached = getattr(response, _CACHE_ATTRIBUTE, None)
-    if isinstance(cached, ListingEnvelope):
-        return cached
-    envelope = _parse(response)
-    setattr(response, _CACHE_ATTRIBUTE, envelope)
-    return envelope
-
-
-def _parse(response: requests.Response) -> ListingEnvelope:
+    """Parse and check a listing response."""
     where = describe_request(response)
     try:
         payload = parsed_json(response)

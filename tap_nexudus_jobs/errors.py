@@ -21,3 +21,7 @@ class NexudusResponseError(NexudusTapError):
 
 class NexudusNotFoundError(NexudusResponseError):
     """HTTP 404: the resource (e.g. a job deleted a moment ago) does not exist."""
+
+
+class NexudusConnectionError(NexudusTapError):
+    """Nexudus could not be reached (name, connection, TLS or timeouts), after the retries."""

@@ -7,6 +7,7 @@ import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message
@@ -20,6 +21,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     its last STATE claims.
     """
 
+    @override
     def write_message(self, message: Message) -> None:
         """Write one line; flush unless it is a RECORD."""
         sys.stdout.buffer.write(self.format_message(message))

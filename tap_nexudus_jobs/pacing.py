@@ -8,6 +8,7 @@ import typing as t
 
 import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ MIN_INTERVAL_MS = 110
 GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
 GENTLE_HALF_LIFE = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class RequestPacer:
@@ -66,11 +68,11 @@ class RequestPacer:
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> RequestPacer:
-        """Pacer for the `requests_per_minute` / `requests_per_hour` settings."""
+        """Pacer for the pacing settings (defaults already filled in from the schema)."""
         return cls(
-            per_minute=int(config.get("requests_per_minute", 120)),
-            per_hour=int(config.get("requests_per_hour", 5000)),
-            min_interval_ms=int(config.get("min_request_interval_ms", MIN_INTERVAL_MS)),
+            per_minute=int(config["requests_per_minute"]),
+            per_hour=int(config["requests_per_hour"]),
+            min_interval_ms=int(config["min_request_interval_ms"]),
         )
 
     @property
@@ -98,6 +100,7 @@ class RequestPacer:
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""
+        # No lock: wait_turn holds it while sleeping, and these are single assignments.
         self.throttle_answers += 1
         previous = self._current_gentle_factor()
         self._gentle_factor = min(max(GENTLE_FACTOR, previous * 2), GENTLE_MAX_FACTOR)
@@ -131,13 +134,22 @@ def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
 
 
 class PacedSession(requests.Session):
-    """A requests session whose every send (redirects included) waits for the pacer."""
+    """A requests session whose every send (redirects included) waits for the pacer.
+
+    A single timeout (the `request_timeout` setting) becomes (connect, read) with the
+    connect part capped at CONNECT_TIMEOUT_SECONDS: a TCP connection that is not up by
+    then will not come up, and a wrong host should not cost a whole request timeout.
+    """
 
     def __init__(self, pacer: RequestPacer) -> None:
         super().__init__()
         self.pacer = pacer
 
+    @override
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
         """Wait for a turn, then send."""
+        timeout = kwargs.get("timeout")
+        if isinstance(timeout, (int, float)):
+            kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.pacer.wait_turn()
         return super().send(request, **kwargs)

@@ -1,14 +1,27 @@
-"""Checks on the tap's settings beyond what JSON Schema can say, as one-line messages."""
+"""The tap's settings, checked strictly and reported as one line naming the setting.
+
+Meltano hands every setting over as the user typed it (the plugin declares each one with
+`kind: string`, which Meltano does not rewrite), and environment variables are text too,
+so a value that arrives as text is parsed here by the setting's declared type: strictly,
+so that `yesterday`, `ture` or `1,000` are errors rather than guesses.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import typing as t
 from urllib.parse import urlsplit
 
-from jsonschema import Draft7Validator
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
-from tap_nexudus_jobs.timestamps import FILTER_MINUTE_FORMAT, parse_timestamp
+from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
+
+# Fills each missing setting with its schema default while validating (the SDK's own way).
+_VALIDATOR_WITH_DEFAULTS = extend_validator_with_defaults(DEFAULT_JSONSCHEMA_VALIDATOR)
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+_JSON_TYPES: dict[str, type] = {"array": list, "object": dict}
 
 # Equality filters of the endpoint, by the suffix after `BusinessBackgroundJob_`,
 # with the type Nexudus documents for each; plus the CreatedOn range filters.
@@ -30,17 +43,64 @@ CREATED_ON_RANGE_KEYS = ("from_CreatedOn", "to_CreatedOn")
 SECRET_SETTINGS = frozenset({"access_token", "password", "totp"})
 
 
-def find_setting_problems(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
-    """Every problem with `config`, each one line naming the setting at fault."""
-    problems = [_describe_schema_error(error) for error in _schema_errors(config, schema)]
+def prepare_settings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Make `config` ready to use, in place; every problem as one line naming the setting.
+
+    Text values of non-text settings are parsed, missing (or null) settings get the default
+    (so code reads `config["page_size"]` and the default lives only in the schema), and
+    date-time settings are rewritten in one UTC ISO 8601 form every Python version reads.
+    """
+    for name in [name for name, value in config.items() if value is None]:
+        del config[name]  # null means "not set": the default applies
+    problems = _parse_text_values(config, schema)
+    problems += [_describe_schema_error(error) for error in _schema_errors(config, schema)]
     if problems:
         return problems
     return _semantic_problems(config)
 
 
-def _schema_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[t.Any]:
-    validator = Draft7Validator(schema)
-    return sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.path)))
+def _parse_text_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    problems = []
+    for name, spec in schema.get("properties", {}).items():
+        value = config.get(name)
+        kinds = _json_types(spec)
+        if not isinstance(value, str) or "string" in kinds:
+            continue
+        text = value.strip()
+        if "integer" in kinds:
+            if _WHOLE_NUMBER.fullmatch(text):
+                config[name] = int(text)
+                continue
+            problems.append(f"Setting '{name}' is not a whole number: {value!r}")
+        elif "boolean" in kinds:
+            if text.lower() in ("true", "false"):
+                config[name] = text.lower() == "true"
+                continue
+            problems.append(f"Setting '{name}' is not true or false: {value!r}")
+        elif kind := next((k for k in ("array", "object") if k in kinds), None):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, _JSON_TYPES[kind]):
+                config[name] = parsed
+                continue
+            example = "[1001, 1002]" if kind == "array" else '{"Status": "Failed"}'
+            problems.append(f"Setting '{name}' is not a JSON {kind} (e.g. {example}): {value!r}")
+    return problems
+
+
+def _json_types(spec: dict[str, t.Any]) -> set[str]:
+    declared = spec.get("type", [])
+    kinds = {declared} if isinstance(declared, str) else set(declared)
+    for alternative in spec.get("anyOf", []) + spec.get("oneOf", []):
+        kinds |= _json_types(alternative)
+    return kinds
+
+
+def _schema_errors(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[t.Any]:
+    validator = _VALIDATOR_WITH_DEFAULTS(schema)
+    return sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
 
 
 def _describe_schema_error(error: t.Any) -> str:
@@ -59,7 +119,7 @@ def _describe_schema_error(error: t.Any) -> str:
     return f"Setting '{name}' is invalid: {error.message}"
 
 
-def _semantic_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+def _semantic_problems(config: dict[str, t.Any]) -> list[str]:
     problems: list[str] = []
     has_token = bool(config.get("access_token"))
     has_login = bool(config.get("username")) and bool(config.get("password"))
@@ -79,25 +139,20 @@ def _semantic_problems(config: t.Mapping[str, t.Any]) -> list[str]:
                 "Settings 'business_ids' and 'filters.Business' both select businesses: "
                 "use business_ids"
             )
-    if problem := api_url_problem(config.get("api_url", "https://spaces.nexudus.com")):
+    if problem := api_url_problem(config["api_url"]):
         problems.append(problem)
-    if config.get("start_date"):
+    filters = config.get("filters") or {}
+    for name, holder, key in [
+        ("start_date", config, "start_date"),
+        *((f"filters.{key}", filters, key) for key in CREATED_ON_RANGE_KEYS),
+    ]:
+        value = holder.get(key)
+        if value is None:
+            continue
         try:
-            parse_timestamp(str(config["start_date"]))
-        except ValueError:
-            problems.append(
-                f"Setting 'start_date' is not an ISO 8601 date-time: {config['start_date']!r}"
-            )
-    for key in CREATED_ON_RANGE_KEYS:
-        value = (config.get("filters") or {}).get(key)
-        if value is not None:
-            try:
-                parse_timestamp(str(value))
-            except ValueError:
-                problems.append(
-                    f"Setting 'filters.{key}' is not a date-time "
-                    f"(expected {FILTER_MINUTE_FORMAT.replace('%', '')} or ISO 8601): {value!r}"
-                )
+            holder[key] = to_utc_iso(parse_setting_date_time(str(value)))
+        except ValueError as exc:
+            problems.append(f"Setting '{name}' {exc}: {value!r}")
     return problems
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 from tap_nexudus_jobs.client import NexudusStream
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
@@ -82,9 +82,6 @@ class BusinessBackgroundJobsStream(NexudusStream):
         th.Property("CustomFields", LOOSE_OBJECT),
     ).to_dict()
 
-    # Records are built typed by RecordBuilder; see _generate_record_messages.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._skip_before: str | None = None
@@ -93,10 +90,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self._builder: RecordBuilder | None = None
         self.listing: ListingWalk | None = None
 
+    @override
     def get_new_paginator(self) -> None:
         """Paging is the drift-safe walk in `request_records` (see pagination.py)."""
         return
 
+    @override
     def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Walk the listing page by page, writing STATE after each page."""
         bookmark = self.get_context_state(context).get("replication_key_value")
@@ -112,7 +111,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 lambda request: self._listing_page(run, request),
                 self._normalise,
                 start=self.get_starting_timestamp(context),
-                lookback_minutes=int(self.config.get("lookback_minutes", 0)),
+                lookback_minutes=self.config["lookback_minutes"],
                 page_size=self.page_size,
                 starting_bookmark=self._starting_bookmark,
                 log=self.logger.info,
@@ -124,7 +123,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                     self._log_deleted,
                     lambda: self.pacer.burst_spacing,
                 )
-                if self.config.get("include_result_data")
+                if self.config["include_result_data"]
                 else None
             )
             try:
@@ -187,8 +186,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             jobs,
             jobs,
             format_duration(seconds),
-            self.config.get("requests_per_minute", 120),
-            self.config.get("requests_per_hour", 5000),
+            self.config["requests_per_minute"],
+            self.config["requests_per_hour"],
         )
 
     def _log_deleted(self, job_id: int) -> None:
@@ -198,11 +197,13 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
         """One partition per configured business, each with its own bookmark."""
         business_ids = self.config.get("business_ids")
         return [{"business_id": int(b)} for b in business_ids] if business_ids else None
 
+    @override
     def get_starting_timestamp(self, context: Context | None) -> datetime | None:
         """The bookmark; a new business partition starts from an unpartitioned bookmark.
 
@@ -230,7 +231,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
     @property
     def page_size(self) -> int:
         """`page_size` setting."""
-        return int(self.config.get("page_size", 1000))
+        return int(self.config["page_size"])
 
     def listing_params(self, request: PageRequest, context: Context | None) -> dict[str, t.Any]:
         """Query for one page: order, window and the configured filters."""
@@ -271,6 +272,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _warn_unknown_fields(self, names: list[str]) -> None:
         self.logger.warning("Nexudus sent fields the schema does not have (not emitted): %s", names)
 
+    @override
     def _generate_record_messages(
         self, record: dict[str, t.Any]
     ) -> Generator[RecordMessage, None, None]:
@@ -287,6 +289,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                     time_extracted=self._extracted_at,
                 )
 
+    @override
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:

@@ -1,16 +1,22 @@
-"""The tap: its settings and its stream list."""
+"""The tap: its settings, the account resources its streams share, and its stream list."""
 
 from __future__ import annotations
 
 import typing as t
+from functools import cached_property
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, TapCapabilities
+from typing_extensions import override
 
+from tap_nexudus_jobs.account import NexudusAccount
 from tap_nexudus_jobs.errors import SettingsError
 from tap_nexudus_jobs.output import BufferedMsgSpecWriter
 from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
-from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, find_setting_problems
+from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, prepare_settings
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 
 FILTER_PROPERTIES = [
@@ -33,6 +39,8 @@ class TapNexudusJobs(Tap):
     """Singer tap for Nexudus BusinessBackgroundJobs."""
 
     name = "tap-nexudus-jobs"
+    # `--test` (the SDK's) works and is tested: declared so --about and Meltano know it.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [*Tap.capabilities, TapCapabilities.TEST]
     # msgspec serialises RECORD lines several times faster than the default writer.
     message_writer_class = BufferedMsgSpecWriter
 
@@ -66,10 +74,11 @@ class TapNexudusJobs(Tap):
         ),
         th.Property(
             "totp",
-            th.StringType,
+            th.StringType(pattern=r"^[0-9]{6,8}$"),
             secret=True,
             title="TOTP code",
-            description="Two-factor code, for users with two-factor authentication.",
+            description="Two-factor code (6 to 8 digits), for users with two-factor "
+            "authentication.",
         ),
         th.Property(
             "client_id",
@@ -81,8 +90,8 @@ class TapNexudusJobs(Tap):
             "start_date",
             th.DateTimeType,
             title="Start date",
-            description="ISO 8601 date-time; jobs last updated before it are skipped. "
-            "Default: all history.",
+            description="ISO 8601 date-time, e.g. 2024-01-31T00:00:00Z (no offset: UTC); "
+            "jobs last updated before it are skipped. Default: all history.",
         ),
         th.Property(
             "page_size",
@@ -146,21 +155,48 @@ class TapNexudusJobs(Tap):
             title="Requests per hour",
             description="Pacing: the most requests the tap sends in any hour.",
         ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=60,
+            title="Request timeout (s)",
+            description="Seconds to wait for an answer to one request (connecting: at most "
+            "10). A request that times out is retried like a 5xx.",
+        ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # The SDK reports each schema error on its own line plus a summary; a user wants
-        # one line naming the setting, without echoing secret values.
+        # Replaces the SDK's check, which reports each schema error on its own line plus a
+        # summary, echoes values (secrets too) and cannot parse settings given as text.
+        # Runs in Tap.__init__, before any stream reads the config.
         schema = dict(self.config_jsonschema)
         self.append_builtin_config(schema)
-        problems = find_setting_problems(self.config, schema)
+        problems = prepare_settings(self._config, schema)
         if problems and raise_errors:
             raise SettingsError(problems[0])
         return problems
 
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        # `--config ENV`: the SDK would convert each variable itself (a traceback for
+        # `TAP_NEXUDUS_JOBS_PAGE_SIZE=many`, False for any word but true/1/yes/on); hand
+        # over the text, which _validate_config parses as strictly as Meltano's values.
+        schema = dict(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        as_text = {"properties": {key: {"type": "string"} for key in schema["properties"]}}
+        return parse_environment_config(as_text, cls._env_var_prefix)
+
+    @cached_property
+    def account(self) -> NexudusAccount:
+        """Pacing, session, retries and login: once per run, for every stream and partition."""
+        return NexudusAccount(self.config)
+
+    @override
     def discover_streams(self) -> list[Stream]:
         """The one stream this tap extracts."""
-        return [BusinessBackgroundJobsStream(tap=self)]
+        return [BusinessBackgroundJobsStream(tap=self, account=self.account)]
 
 
 if t.TYPE_CHECKING:  # pragma: no cover

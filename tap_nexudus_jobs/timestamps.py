@@ -2,10 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 # Nexudus range filters take `YYYY-MM-DDTHH:mm`: minute precision, inclusive.
 FILTER_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+# An ISO 8601 date-time as people write it in settings: date, `T` (or a space), hours and
+# minutes, optional seconds and fraction, optional `Z` or offset.
+_ISO_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_setting_date_time(value: str) -> datetime:
+    """A setting's ISO 8601 date-time, strictly: nothing guessed, no offset means UTC.
+
+    The same on every Python version (3.10's `fromisoformat` knows no `Z`; pendulum and
+    dateutil would read `1 Jan 2024` or `01/02/2024` somehow).
+
+    Raises:
+        ValueError: naming what is wrong, if `value` is not such a date-time.
+    """
+    match = _ISO_DATE_TIME.fullmatch(value.strip())
+    if match is None:
+        msg = "is not an ISO 8601 date-time (e.g. 2024-01-31T00:00:00Z)"
+        if date_only := _ISO_DATE.fullmatch(value.strip()):
+            try:
+                y, m, d = (int(part) for part in date_only.groups())
+                datetime(y, m, d)
+            except ValueError as exc:
+                msg = f"is not a valid date ({exc})"
+            else:
+                msg = f"is a date without a time; write {value.strip()}T00:00:00Z"
+        raise ValueError(msg)
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = match.groups()
+    offset = timezone.utc
+    if sign:
+        delta = timedelta(hours=int(off_h), minutes=int(off_m))
+        if delta >= timedelta(hours=24):
+            msg = "is not a valid date-time (its UTC offset is a day or more)"
+            raise ValueError(msg)
+        offset = timezone(-delta if sign == "-" else delta)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=offset,
+        )
+    except ValueError as exc:  # month 13, 30 February, hour 25
+        msg = f"is not a valid date-time ({exc})"
+        raise ValueError(msg) from None
 
 
 def parse_timestamp(value: str) -> datetime:

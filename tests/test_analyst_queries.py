@@ -25,6 +25,8 @@ from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.meltano_runs import ROOT, check_plugins_installed, find_meltano
 from tests.test_end_to_end import LOADER, Pipeline
 
+pytestmark = pytest.mark.meltano  # runs Meltano pipelines
+
 README = ROOT / "README.md"
 START, END = "<!-- analyst-queries:start -->", "<!-- analyst-queries:end -->"
 SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)

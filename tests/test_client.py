@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from tap_nexudus_jobs import retries
-from tap_nexudus_jobs.errors import NexudusAuthError, NexudusResponseError
+from tap_nexudus_jobs.errors import NexudusAuthError, NexudusConnectionError, NexudusResponseError
 from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
 
 TOKEN_URL = f"{MOCK_API}/api/token"
@@ -87,13 +87,37 @@ def test_connection_resets_are_retried(requests_mock) -> None:
     assert run_tap(mock_config()).ids == [1, 2]
 
 
-def test_a_connection_that_never_works_ends_in_one_line(requests_mock) -> None:
+def test_a_host_that_never_answers_fails_fast_naming_it(requests_mock) -> None:
     import requests
 
     requests_mock.get(MOCK_LISTING, exc=requests.exceptions.ConnectTimeout)
+    started = time.monotonic()
 
-    with pytest.raises(NexudusResponseError, match=r"\(ConnectTimeout\); gave up after 6"):
+    with pytest.raises(NexudusConnectionError) as failure:
         run_tap(mock_config())
+
+    # Before the first answer of a run, an unreachable host is a configuration problem.
+    assert time.monotonic() - started < retries.FAST_FAIL_SECONDS + 1
+    assert str(failure.value).startswith(
+        "Could not reach Nexudus for GET /api/sys/businessbackgroundjobs: "
+        "no connection to nexudus.test (connect timeout); gave up after"
+    )
+    assert requests_mock.call_count < retries.MAX_ATTEMPTS
+
+
+def test_after_a_first_answer_lost_connections_get_every_attempt(requests_mock) -> None:
+    import requests
+
+    two_pages = [
+        {"json": page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=2)},
+        *[{"exc": requests.exceptions.ConnectTimeout}] * retries.MAX_ATTEMPTS,
+    ]
+    requests_mock.get(MOCK_LISTING, two_pages)
+
+    with pytest.raises(NexudusConnectionError, match=r"\(connect timeout\); gave up after 6 "):
+        run_tap(mock_config(page_size=1))
+
+    assert requests_mock.call_count == 1 + retries.MAX_ATTEMPTS
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])

@@ -24,6 +24,8 @@ import pytest
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
+pytestmark = pytest.mark.meltano  # runs Meltano pipelines
+
 LOADER = "target-duckdb"
 SCHEMA = "nexudus"
 STREAM = "business_background_jobs"

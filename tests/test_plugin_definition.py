@@ -7,16 +7,19 @@ both files (none missing, none extra), with a Meltano `kind` that matches its JS
 `sensitive: true` exactly where the tap marks the setting secret, and any `value` equal to the
 tap's default. The two files must also agree with each other on capabilities and
 settings_group_validation, and `meltano add --from-ref` must accept the definition file.
+The definition carries what Meltano Hub expects of an extractor, and the loader
+definitions under plugins/loaders/ match this project's loaders, pins included.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import typing as t
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, metadata
 from pathlib import Path
 
 import pytest
@@ -35,7 +38,26 @@ MELTANO_CAPABILITIES = [
     "stream-maps",
     "schema-flattening",
     "batch",
+    "test",
 ]
+# Meltano Hub's extractor schema (common + extractors_specific): required keys and the
+# capabilities it knows.
+HUB_REQUIRED = ["name", "namespace", "variant", "label"]
+HUB_CAPABILITIES = {
+    "properties",
+    "catalog",
+    "discover",
+    "state",
+    "about",
+    "stream-maps",
+    "schema-flattening",
+    "activate-version",
+    "batch",
+    "test",
+    "log-based",
+    "structured-logging",
+}
+LOADERS = ["target-duckdb", "target-jsonl"]
 AUTH_GROUPS = [["access_token"], ["username", "password"]]
 
 Setting = dict[str, t.Any]
@@ -96,15 +118,13 @@ def settings_by_name(plugin: dict[str, t.Any]) -> dict[str, Setting]:
 
 
 def expected_kind(schema: dict[str, t.Any]) -> str:
-    """The Meltano setting kind for a JSON Schema property of the tap's config."""
-    declared = schema.get("type", [])
-    types = [str(name) for name in ([declared] if isinstance(declared, str) else declared)]
-    types = [name for name in types if name != "null"]
-    assert len(types) == 1, f"cannot map JSON types {types} to one Meltano kind"
-    if types[0] == "string":
-        return "date_iso8601" if schema.get("format") == "date-time" else "string"
-    kinds = {"integer": "integer", "number": "decimal", "boolean": "boolean"}
-    return kinds.get(types[0], types[0])
+    """Every setting is `kind: string`: the one kind Meltano passes to the tap as typed.
+
+    Meltano rewrites the others before the tap sees them (date_iso8601 turns `yesterday`
+    into a date, boolean turns any unknown word into false, integer, array and object
+    end in a Meltano traceback for a bad value); the tap parses text by its own types.
+    """
+    return "string"
 
 
 def test_every_tap_setting_declared_and_no_other(declared, tap_settings):
@@ -160,16 +180,80 @@ def test_definition_file_and_meltano_yml_agree(definition, project_extractor):
         assert definition[key] == project_extractor[key], key
 
 
-def test_definition_file_hub_metadata(definition):
+def test_definition_file_hub_metadata(definition, about):
     assert definition["name"] == EXTRACTOR
     assert str(definition["pip_url"]).startswith("git+https://")
     assert str(definition["pip_url"]).endswith("/tap-nexudus-jobs.git")
-    for key in ("label", "description", "repo", "docs", "keywords"):
+    for key in [*HUB_REQUIRED, "description", "repo", "docs", "keywords", "domain_url"]:
         assert definition.get(key), f"definition file has no {key}"
+    assert set(definition["capabilities"]) <= HUB_CAPABILITIES
+    # The variant is the owner of the repository, as on Meltano Hub.
+    owner = re.fullmatch(r"https://github\.com/([^/]+)/tap-nexudus-jobs", definition["repo"])
+    assert owner and owner.group(1) == definition["variant"]
+    assert definition["maintenance_status"] in {"active", "beta", "development", "inactive"}
     scripts = {e.name for e in entry_points(group="console_scripts")}
     assert definition["executable"] in scripts, "executable is not an installed console script"
 
 
+def test_supported_python_versions_are_the_tested_ones(definition, about):
+    installed = metadata("tap-nexudus-jobs")  # pyproject.toml, as `make venv` installed it
+    classifiers = [
+        c.rsplit("::", 1)[-1].strip()
+        for c in installed.get_all("Classifier") or []
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    assert definition["supported_python_versions"] == classifiers
+    assert about["supported_python_versions"] == classifiers
+    lowest, highest = classifiers[0], classifiers[-1]
+    upper = f"3.{int(highest.split('.')[1]) + 1}"
+    assert installed["Requires-Python"] == f"<{upper},>={lowest}"
+
+
+def test_the_header_command_adds_an_extractor_without_installing_it():
+    header = [
+        line.lstrip("# ")
+        for line in DEFINITION_FILE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    commands = [line for line in header if line.startswith("meltano add")]
+    assert commands, "the header shows no meltano add command"
+    for command in commands:
+        words = command.split()
+        assert "--no-install" in words  # pip_url must be pointed at the tap first
+        assert words[-1] == EXTRACTOR, f"the plugin name must come last: {command}"
+        assert "extractor" not in words[2:-1], command
+
+
+@pytest.mark.meltano
+def test_every_kind_is_one_meltano_passes_on_as_typed(declared):
+    """Meltano's own casting leaves each declared kind's text as the user typed it."""
+    from meltano.core.setting_definition import SettingDefinition
+
+    typed = ["yesterday", "2024-13-01", "01/02/2024", "many", "maybe", "[1,", "{bad", "0x10"]
+    for name, setting in settings_by_name(declared).items():
+        definition = SettingDefinition(name=name, kind=setting["kind"])
+        for text in typed:
+            assert definition.cast_value(text) == text, f"{name}: {text!r} is rewritten"
+            assert definition.post_process_value(text) == text, f"{name}: {text!r}"
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_loader_definitions_match_this_projects_loaders(loader):
+    standalone = load_yaml(ROOT / "plugins" / "loaders" / f"{loader}.yml")
+    project = load_yaml(ROOT / "meltano.yml")
+    (ours,) = [p for p in project["plugins"]["loaders"] if p["name"] == loader]
+    for key in ("name", "namespace", "pip_url", "executable"):
+        assert standalone[key] == ours[key], key
+    for key in [*HUB_REQUIRED, "description", "repo", "docs"]:
+        assert standalone.get(key), f"{loader}.yml has no {key}"
+    kinds = {s["name"]: s["kind"] for s in standalone["settings"]}
+    assert kinds == {s["name"]: s["kind"] for s in ours["settings"]}
+    if loader == "target-duckdb":
+        # duckdb>=1.3 makes target-duckdb 0.8.0 drop the first row of every batch.
+        assert "duckdb==1.2.2" in standalone["pip_url"].split()
+
+
+@pytest.mark.meltano
 def test_meltano_add_from_ref_accepts_the_definition(tmp_path: Path):
     """`meltano add --from-ref` in a scratch project gives an extractor with these settings."""
     meltano = find_meltano()

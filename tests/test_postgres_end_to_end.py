@@ -36,6 +36,8 @@ import pytest
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
+pytestmark = pytest.mark.meltano  # runs Meltano pipelines
+
 LOADER = "target-postgres"
 SCHEMA = "nexudus"  # default_target_schema of target-postgres in meltano.yml
 TABLE = f'"{SCHEMA}"."business_background_jobs"'

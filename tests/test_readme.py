@@ -1,12 +1,15 @@
-"""The README's settings table is the tap's own --about output (kept current)."""
+"""The README: its settings table is the tap's own --about output, its sections come in the
+order a new user needs them, and its commands and code map are ones that work."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_settings_table_matches_about() -> None:
@@ -17,3 +20,97 @@ def test_readme_settings_table_matches_about() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def headings(level: int) -> list[str]:
+    lines, in_code = [], False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#" * level + " "):
+            lines.append(line[level + 1 :])
+    return lines
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    following = README.find("\n## ", start + 1)
+    return README[start : following if following != -1 else len(README)]
+
+
+def test_usage_comes_first_and_internals_last() -> None:
+    order = [
+        "Quick start",
+        "Use it in your own Meltano project",
+        "Settings",
+        "Loading into warehouses",
+        "The table analysts get",
+        "How the tap reads Nexudus",
+        "Benchmarks",
+        "Code map",
+    ]
+    found = headings(2)
+    assert [h for h in found if h in order] == order
+    # Using the tap elsewhere comes right after the quick start.
+    assert found.index("Use it in your own Meltano project") == found.index("Quick start") + 1
+
+
+def test_the_own_project_section_is_short_and_says_what_a_new_user_needs() -> None:
+    text = section("Use it in your own Meltano project")
+    assert len(text.strip().splitlines()) <= 36
+    for needed in [
+        "meltano add --no-install --from-ref",
+        "pip_url",
+        "access_token",
+        "TAP_NEXUDUS_JOBS_ACCESS_TOKEN",
+        "grant_type=password",
+        "BusinessBackgroundJob-List",
+        "BusinessBackgroundJob-Read",
+        "plugins/loaders/target-duckdb.yml",
+        "duckdb==1.2.2",
+    ]:
+        assert needed in text, needed
+
+
+def bash_lines() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_meltano_config_set_gives_a_value() -> None:
+    # `meltano config set PLUGIN NAME` without a value crashes Meltano 4.4.1.
+    for line in bash_lines():
+        if line.startswith("meltano config set"):
+            words = line.split("#")[0].split()
+            assert len(words) >= 6, f"no value: {line}"
+
+
+def test_every_meltano_add_names_the_plugin_last() -> None:
+    for line in bash_lines():
+        if line.startswith("meltano add"):
+            words = line.split("#")[0].split()
+            assert words[-1] != "extractor", line  # that adds a utility named "extractor"
+            if "--from-ref" in words:
+                assert "--no-install" in words, line
+
+
+def test_the_sandbox_alone_and_sample_config_are_documented() -> None:
+    text = section("Quick start")
+    for needed in [
+        "python -m tap_nexudus_jobs.sandbox",
+        "http://127.0.0.1:8765",
+        "sandbox-token",
+        "demo@example.com",
+        "demo-password",
+        "tap-nexudus-jobs --config sample_config.json",
+        "--help",
+    ]:
+        assert needed in text, needed
+
+
+def test_the_code_map_names_files_that_exist() -> None:
+    text = section("Code map")
+    paths = re.findall(r"`((?:tap_nexudus_jobs|tests|scripts|plugins)[\w/.\-]*)`", text)
+    assert len(paths) > 20
+    for path in paths:
+        assert (ROOT / path).exists(), path

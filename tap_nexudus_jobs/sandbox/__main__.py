@@ -1,7 +1,8 @@
-"""Command line: ``python -m tap_nexudus_jobs.sandbox --records 500 --port 0``.
+"""Command line: ``python -m tap_nexudus_jobs.sandbox`` (http://127.0.0.1:8765, 500 jobs).
 
-Prints one ``Nexudus sandbox listening on URL (N jobs, seed S)`` line, optionally writes
-the URL to ``--port-file`` (for Makefiles), and serves until SIGTERM or SIGINT (exit 0).
+Prints one ``Nexudus sandbox listening on URL (N jobs, seed S)`` line and the credentials
+it accepts, optionally writes the URL to ``--port-file`` (for Makefiles), and serves until
+SIGTERM or SIGINT (exit 0). ``sample_config.json`` works against it as it is.
 Fault knobs (``--published-limits``, ``--throttle-rate``, ...) map one to one onto
 ``SandboxFaults`` fields; the active ones are echoed on stderr.
 """
@@ -25,6 +26,9 @@ from tap_nexudus_jobs.sandbox.faults import (
 )
 from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
 from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+
+#: The port sample_config.json and the demo environment's fallback api_url expect.
+DEFAULT_PORT = 8765
 
 
 def _number_set(text: str) -> frozenset[int]:
@@ -264,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--records", type=int, default=500, help="number of jobs (default 500)")
     parser.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}, as in sample_config.json); 0 picks a free one",
+    )
     parser.add_argument(
         "--touch",
         type=int,
@@ -272,9 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="mark K seed-chosen jobs as updated now, so a re-run has changes to pick up",
     )
-    parser.add_argument("--username", default="demo@example.com")
-    parser.add_argument("--password", default="demo-password")
-    parser.add_argument("--static-token", default="sandbox-token")
+    parser.add_argument(
+        "--username", default="demo@example.com", help="password-grant user (default %(default)s)"
+    )
+    parser.add_argument(
+        "--password", default="demo-password", help="its password (default %(default)s)"
+    )
+    parser.add_argument(
+        "--static-token",
+        default="sandbox-token",
+        help="bearer token accepted as access_token (default %(default)s)",
+    )
     parser.add_argument("--port-file", type=Path, help="write the base URL here once listening")
     _add_fault_arguments(parser)
     return parser
@@ -328,6 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(
             f"Nexudus sandbox listening on {url} ({len(sandbox.jobs)} jobs, seed {args.seed})",
+            flush=True,
+        )
+        # Well-known test credentials of a local emulator, not secrets.
+        print(
+            f"credentials: access_token {args.static_token!r}, or username "
+            f"{args.username!r} with password {args.password!r}",
+            file=sys.stderr,
             flush=True,
         )
         if args.port_file is not None:

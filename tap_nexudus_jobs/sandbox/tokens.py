@@ -1,7 +1,8 @@
 """OAuth2 token issuing and checking for the sandbox's ``POST /api/token``.
 
 Mirrors the documented behaviour: password grant (+ optional totp), refresh grant bound
-to the issuing ``client_id`` and rotating on use, bearer or HTTP Basic on ``/api/sys``.
+to the issuing ``client_id`` and rotating on use, a new token for a ``client_id`` voiding
+that client_id's older refresh tokens, bearer or HTTP Basic on ``/api/sys``.
 Kept free of HTTP so the rules read in one place.
 """
 
@@ -77,6 +78,8 @@ class TokenStore:
         self._uses: dict[str, int] = {}
         #: Every access and refresh token ever issued (spent or not).
         self._issued: set[str] = set()
+        #: Access tokens in the order they were issued.
+        self._access_order: list[str] = []
 
     def grant(self, form: Mapping[str, str], client_id: str | None) -> dict[str, Any]:
         """Handle a token request body; return the success JSON or raise TokenError."""
@@ -117,15 +120,28 @@ class TokenStore:
         refresh = secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
+            # Nexudus: a token issued for a client_id invalidates its older refresh tokens,
+            # so two workers sharing a client_id void each other's refresh tokens.
+            self._refresh = {
+                token: grant
+                for token, grant in self._refresh.items()
+                if grant.client_id != client_id
+            }
             self._access[access] = _Grant(client_id, now + self.expires_in)
             self._refresh[refresh] = _Grant(client_id, now + REFRESH_TOKEN_LIFETIME_S)
             self._issued.update((access, refresh))
+            self._access_order.append(access)
         return {
             "access_token": access,
             "token_type": "bearer",
             "expires_in": self.expires_in,
             "refresh_token": refresh,
         }
+
+    def uses_per_access_token(self) -> list[int]:
+        """Authorized requests made with each issued access token, in issue order."""
+        with self._lock:
+            return [self._uses.get(token, 0) for token in self._access_order]
 
     def issued(self) -> set[str]:
         """Every access and refresh token issued so far (a copy)."""

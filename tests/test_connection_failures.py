@@ -1,0 +1,150 @@
+"""What a user sees when Nexudus cannot be reached, and `--test`: the CLI, as Meltano runs it.
+
+Before the first answer of a run, a wrong host or a refused port fails within about 10 s,
+naming the host and the cause; each retry is one log line (no URL query), and the run
+ends with one ERROR line, the tap's own.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+
+from tap_nexudus_jobs import retries
+from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.conftest import MOCK_LISTING, job, mock_config, page, run_cli, run_tap, sandbox_config
+
+# The host of the issue's report: one letter off.
+WRONG_HOST = "spaces.nexudos.com"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "ERROR" in line or "error:" in line]
+
+
+def assert_one_clear_failure(stderr: str, expected: str) -> None:
+    (line,) = error_lines(stderr)
+    assert line.startswith("tap-nexudus-jobs: error: Could not reach Nexudus for GET ")
+    assert expected in line
+    assert "An unhandled error occurred" not in stderr
+    assert "Backing off" not in stderr and "Giving up" not in stderr
+    assert "page=" not in stderr and "orderBy" not in stderr  # no query string anywhere
+    assert "Traceback" not in stderr
+    retry_lines = [line for line in stderr.splitlines() if "retrying in" in line]
+    assert retry_lines, "retries are not logged"
+    assert all(expected in line for line in retry_lines)
+    # One line per retry: each attempt number appears once.
+    attempts = [line.split("(attempt ")[1] for line in retry_lines]
+    assert len(attempts) == len(set(attempts))
+
+
+@pytest.mark.parametrize(
+    ("api_url", "expected"),
+    [
+        (f"https://{WRONG_HOST}", f"cannot resolve {WRONG_HOST}"),
+        ("http://127.0.0.1:{port}", "connection refused by 127.0.0.1:{port}"),
+    ],
+    ids=["wrong-host", "refused-port"],
+)
+def test_an_unreachable_api_url_fails_within_10s_naming_host_and_cause(
+    tmp_path, api_url, expected
+) -> None:
+    port = free_port()
+    config = {"api_url": api_url.format(port=port), "access_token": "never-sent-token"}
+    started = time.monotonic()
+
+    result = run_cli(config, tmp_path)
+
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    assert elapsed < retries.FAST_FAIL_SECONDS + 3, f"took {elapsed:.1f}s"
+    assert_one_clear_failure(result.stderr, expected.format(port=port))
+    assert "never-sent-token" not in result.stderr + result.stdout
+
+
+def test_lost_connections_after_a_first_answer_get_the_full_policy(
+    requests_mock, monkeypatch
+) -> None:
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    requests_mock.get(
+        MOCK_LISTING,
+        [
+            {"json": page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=2)},
+            {"exc": requests.exceptions.ConnectionError("refused")},
+            {"exc": requests.exceptions.ConnectionError("refused")},
+            {"json": page([job(2, "2025-01-01T00:00:09Z")], number=2, size=1, total=2)},
+        ],
+    )
+
+    run = run_tap(mock_config(page_size=1))
+
+    assert run.ids == [1, 2]
+
+
+def test_request_timeout_is_sent_with_each_request_and_timeouts_are_retried(
+    requests_mock, monkeypatch
+) -> None:
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    requests_mock.get(
+        MOCK_LISTING,
+        [
+            {"json": page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=2)},
+            {"exc": requests.exceptions.ReadTimeout},
+            {"json": page([job(2, "2025-01-01T00:00:09Z")], number=2, size=1, total=2)},
+        ],
+    )
+
+    run = run_tap(mock_config(page_size=1, request_timeout=25))
+
+    assert run.ids == [1, 2]
+    # (connect, read): connecting never waits longer than 10 s.
+    assert {r.timeout for r in requests_mock.request_history} == {(10, 25)}
+
+
+def test_the_default_request_timeout_is_60s(requests_mock) -> None:
+    requests_mock.get(MOCK_LISTING, json=page([]))
+
+    run_tap(mock_config())
+
+    assert requests_mock.request_history[0].timeout == (10, 60)
+
+
+def test_dash_dash_test_passes_quietly_with_one_record(sandbox, tmp_path) -> None:
+    result = run_cli(sandbox_config(sandbox), tmp_path, "--test")
+
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines() if '"RECORD"' in line]
+    assert len(records) == 1
+    assert error_lines(result.stderr) == []
+    assert '"status":"failed"' not in result.stderr.replace(" ", "")
+
+
+def test_dash_dash_test_exits_non_zero_when_its_request_fails(tmp_path) -> None:
+    port = free_port()
+
+    result = run_cli(
+        {"api_url": f"http://127.0.0.1:{port}", "access_token": "t"}, tmp_path, "--test"
+    )
+
+    assert result.exit_code == 1
+    assert_one_clear_failure(result.stderr, f"connection refused by 127.0.0.1:{port}")
+
+
+def test_dash_dash_test_exits_non_zero_on_a_refused_token(tmp_path) -> None:
+    with NexudusSandbox(records=5, seed=1) as sandbox:
+        result = run_cli({"api_url": sandbox.url, "access_token": "wrong"}, tmp_path, "--test")
+
+    assert result.exit_code == 1
+    (line,) = error_lines(result.stderr)
+    assert "HTTP 401" in line and "BusinessBackgroundJob-List role" in line
