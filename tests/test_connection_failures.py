@@ -16,7 +16,16 @@ import requests
 
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tests.conftest import MOCK_LISTING, job, mock_config, page, run_cli, run_tap, sandbox_config
+from tests.conftest import (
+    MOCK_LISTING,
+    job,
+    mock_config,
+    page,
+    run_cli,
+    run_tap,
+    sandbox_config,
+    serve_listing,
+)
 
 # The host of the issue's report: one letter off.
 WRONG_HOST = "spaces.nexudos.com"
@@ -73,19 +82,25 @@ def test_an_unreachable_api_url_fails_within_10s_naming_host_and_cause(
     assert "never-sent-token" not in result.stderr + result.stdout
 
 
+def fail_requests(numbers: set[int], error: Exception):
+    """A `serve_listing` hook: listing requests with these numbers get `error` instead."""
+
+    def before(number: int) -> None:
+        if number in numbers:
+            raise error
+
+    return before
+
+
+TWO_JOBS = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:09Z")]
+
+
 def test_lost_connections_after_a_first_answer_get_the_full_policy(
     requests_mock, monkeypatch
 ) -> None:
     monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
-    requests_mock.get(
-        MOCK_LISTING,
-        [
-            {"json": page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=2)},
-            {"exc": requests.exceptions.ConnectionError("refused")},
-            {"exc": requests.exceptions.ConnectionError("refused")},
-            {"json": page([job(2, "2025-01-01T00:00:09Z")], number=2, size=1, total=2)},
-        ],
-    )
+    refused = requests.exceptions.ConnectionError("refused")
+    serve_listing(requests_mock, TWO_JOBS, before=fail_requests({2, 3}, refused))
 
     run = run_tap(mock_config(page_size=1))
 
@@ -96,14 +111,8 @@ def test_request_timeout_is_sent_with_each_request_and_timeouts_are_retried(
     requests_mock, monkeypatch
 ) -> None:
     monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
-    requests_mock.get(
-        MOCK_LISTING,
-        [
-            {"json": page([job(1, "2025-01-01T00:00:00Z")], number=1, size=1, total=2)},
-            {"exc": requests.exceptions.ReadTimeout},
-            {"json": page([job(2, "2025-01-01T00:00:09Z")], number=2, size=1, total=2)},
-        ],
-    )
+    timeout = requests.exceptions.ReadTimeout("read timed out")
+    serve_listing(requests_mock, TWO_JOBS, before=fail_requests({2}, timeout))
 
     run = run_tap(mock_config(page_size=1, request_timeout=25))
 
