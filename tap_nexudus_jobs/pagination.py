@@ -76,6 +76,7 @@ class PageRequest:
     page: int
     direction: int
     order_by: str = ORDER_BY_UPDATED_ON
+    size: int | None = None  # None: the configured page_size
 
 
 @dataclass(frozen=True)
@@ -445,10 +446,14 @@ class ListingWalk:
         for direction in ASCENDING_DIR_CANDIDATES:
             self._direction = direction
             fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
-            if self._direction_verdict(fetched, window) == "ascending":
-                _check_ascending_within(fetched.records, 1, ORDER_BY_UPDATED_ON)
-                _check_inside(fetched.records, PageRequest(window, 1, direction))
-                return fetched
+            if self._direction_verdict(fetched, window) != "ascending":
+                continue
+            unproven = not self._direction_proven and fetched.envelope.has_next_page
+            if unproven and not self._ids_ascend(window, direction):
+                continue
+            _check_ascending_within(fetched.records, 1, ORDER_BY_UPDATED_ON)
+            _check_inside(fetched.records, PageRequest(window, 1, direction))
+            return fetched
         envelope = fetched.envelope
         msg = (
             "Nexudus did not list UpdatedOn in ascending order with dir=1 or dir=0 "
@@ -457,6 +462,19 @@ class ListingWalk:
             "record or state is emitted"
         )
         raise NexudusResponseError(msg)
+
+    def _ids_ascend(self, window: ListingWindow, direction: int) -> bool:
+        """Settle `dir` by Id order, when no UpdatedOn order showed it (one value listed).
+
+        Ids are distinct: two of them in one response show the direction, so this asks
+        for at least two.
+        """
+        request = PageRequest(window, 1, direction, ORDER_BY_ID, size=max(2, self._page_size))
+        ids = [r["Id"] for r in self._fetch(request, verify_order=False).records]
+        if any(a > b for a, b in itertools.pairwise(ids)):
+            return False
+        self._direction_proven = len(ids) >= 2
+        return True
 
     def _direction_verdict(self, fetched: FetchedPage, window: ListingWindow) -> str:
         """ "ascending", or "other" when the records show (or a probe shows) otherwise."""
@@ -479,7 +497,8 @@ class ListingWalk:
         self._direction_proven = _some_pair_ascends(probe.records, ORDER_BY_UPDATED_ON)
         envelope = probe.envelope
         self._keep_probe(
-            _Probe(window.start, envelope.total_items, probe.records, envelope.has_next_page)
+            _Probe(window.start, envelope.total_items, probe.records, envelope.has_next_page),
+            fetched,
         )
         return "ascending"
 
@@ -489,12 +508,15 @@ class ListingWalk:
         if pages is None or pages < 2:
             envelope = fetched.envelope
             self._keep_probe(
-                _Probe(floor, envelope.total_items, fetched.records, envelope.has_next_page)
+                _Probe(floor, envelope.total_items, fetched.records, envelope.has_next_page),
+                fetched,
             )
             return
         probe = self._fetch(PageRequest(ListingWindow(floor), pages, self._direction))
         envelope = probe.envelope
-        self._keep_probe(_Probe(floor, envelope.total_items, probe.records, envelope.has_next_page))
+        self._keep_probe(
+            _Probe(floor, envelope.total_items, probe.records, envelope.has_next_page), fetched
+        )
 
     def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
         """The last page of the open listing from `start`, where a closed walk would begin.
@@ -515,14 +537,21 @@ class ListingWalk:
             if probe.records:
                 envelope = probe.envelope
                 self._keep_probe(
-                    _Probe(start, envelope.total_items, probe.records, envelope.has_next_page)
+                    _Probe(start, envelope.total_items, probe.records, envelope.has_next_page),
+                    fetched,
                 )
                 return
 
-    def _keep_probe(self, probe: _Probe) -> None:
+    def _keep_probe(self, probe: _Probe, page: FetchedPage) -> None:
+        """Keep the probe; the first one also bounds the run (see `_stop_after`).
+
+        The newest job is on the last page of an ascending listing and on page 1 of a
+        descending one, so the bound is the newest of both: right in either order.
+        """
         self._probe = probe
-        if self._stop_after is None and probe.stamps:
-            self._stop_after = _minute(max(probe.stamps))
+        stamps = probe.stamps + _stamps(page.records)
+        if self._stop_after is None and stamps:
+            self._stop_after = _minute(max(stamps))
 
     def _newest_from_probe(self, end: datetime) -> list[Record] | None:
         """The probe's jobs from minute `end` on, if it listed all there were.

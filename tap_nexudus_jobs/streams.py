@@ -237,7 +237,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         """Query for one page: order, window and the configured filters."""
         params: dict[str, t.Any] = {
             "page": request.page,
-            "size": self.page_size,
+            "size": request.size or self.page_size,
             "orderBy": request.order_by,
             "dir": request.direction,
         }

@@ -214,7 +214,7 @@ class ListingModel:
         self._check(request)
         self.clock += timedelta(seconds=self.clock_step(self.rng))
         rows = self._select(request)
-        size = self.page_size
+        size = request.size or self.page_size
         total = len(rows)
         total_pages = math.ceil(total / size)
         in_range = 1 <= request.page <= total_pages

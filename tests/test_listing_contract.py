@@ -613,3 +613,23 @@ def test_jobs_entering_the_open_minute_do_not_make_id_order_look_descending() ->
         ),
     )
     check_contract(scenario, random.Random(0))
+
+
+def test_a_run_that_never_proves_dir_does_not_end_as_if_complete() -> None:
+    # Found with page size 1 under the 0 = ascending convention. Page 1 of dir=1 (really
+    # descending) is one job, 3@m+2:00. Before the last-page probe, three jobs are
+    # created and job 3 updated, all at m+3:00: the listing grew, so the probed page is
+    # no longer the last, and it shows m+3:00, which proves nothing. Every later page
+    # holds one job, so no order is ever seen; the walk reads on descending from the
+    # newest minute and ends run 1 normally without jobs 1 and 2, which never changed.
+    scenario = _scenario(
+        [[(1, 0)], [(1, 0)], [(1, 0)]],  # jobs 1, 2, 3 at m:00, m+1:00, m+2:00
+        page_size=1,
+        ascending_dir=0,
+        clock_after=60,
+        shuffle_ids=False,
+        clock_step=0,
+        tie_order="stable",
+        run1=((Create(3), Touch((2,))),),  # after request 0: jobs 4-6 and 3 at m+3:00
+    )
+    check_contract(scenario, random.Random(0))

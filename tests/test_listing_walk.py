@@ -69,7 +69,7 @@ class FakeListing:
             rows.sort(key=lambda row: (row[0], tie_break[row[1]]))
         if request.direction in self.descending_for_dir:
             rows.reverse()
-        size = self.page_size
+        size = request.size or self.page_size
         chunk = rows[(request.page - 1) * size : request.page * size]
         pages = max(1, -(-len(rows) // size))
         envelope = ListingEnvelope(
@@ -298,7 +298,7 @@ def test_jobs_without_updated_on_listed_first_do_not_end_a_full_sync() -> None:
     nulls = [{"Id": 900 + n, "UpdatedOn": None} for n in range(10)]
 
     def nulls_first(request: PageRequest) -> FetchedPage:
-        if request.window.start is not None:
+        if request.window.start is not None or request.order_by != "UpdatedOn":
             return real_fetch(request)
         # An unfiltered query lists ten jobs without UpdatedOn first, as SQL Server would.
         fetched = real_fetch(PageRequest(request.window, 1, request.direction))
