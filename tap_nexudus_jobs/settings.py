@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 
+from tap_nexudus_jobs.budget import budget_setting_problem
+from tap_nexudus_jobs.config_values import configured
 from tap_nexudus_jobs.timestamps import FILTER_MINUTE_FORMAT, parse_timestamp
 
 # Equality filters of the endpoint, by the suffix after `BusinessBackgroundJob_`,
@@ -35,7 +37,13 @@ def find_setting_problems(config: t.Mapping[str, t.Any], schema: dict[str, t.Any
     problems = [_describe_schema_error(error) for error in _schema_errors(config, schema)]
     if problems:
         return problems
-    return _semantic_problems(config)
+    problems = _semantic_problems(config)
+    budget = budget_setting_problem(
+        config.get("max_requests_per_run"),
+        int(configured(config, schema, "page_size")),
+        bool(configured(config, schema, "include_result_data")),
+    )
+    return [*problems, budget] if budget else problems
 
 
 def _schema_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[t.Any]:
