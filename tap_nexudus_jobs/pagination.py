@@ -42,7 +42,7 @@ from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.timestamps import floor_to_minute, to_utc_iso
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     from tap_nexudus_jobs.envelope import ListingEnvelope
 
@@ -101,10 +101,11 @@ class VersionLedger:
 
     Re-reads never reach back past the minute the walk re-anchors at, so older versions
     are forgotten: memory is bounded by the newest minutes' jobs, not by the account.
+    It may start with versions an earlier run delivered (see delivered.py).
     """
 
-    def __init__(self) -> None:
-        self._versions: set[tuple[int, str]] = set()
+    def __init__(self, delivered: Iterable[tuple[int, str]] = ()) -> None:
+        self._versions: set[tuple[int, str]] = set(delivered)
         self._ids_without_timestamp: set[int] = set()
 
     def admit(self, record: Record) -> bool:
@@ -157,8 +158,13 @@ class ListingWalk:
         page_size: int,
         starting_bookmark: str | None = None,
         log: Callable[[str], None] = lambda _message: None,
+        delivered: Iterable[tuple[int, str]] = (),
     ) -> None:
-        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form."""
+        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form.
+
+        `delivered`: versions (Id, UpdatedOn) earlier runs emitted in the minutes this
+        walk re-reads; they are not emitted again.
+        """
         self._fetch_raw = fetch
         self._normalise = normalise
         self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
@@ -166,7 +172,7 @@ class ListingWalk:
         self._served_page_size: int | None = None
         self._log = log
         self._direction = ASCENDING_DIR_CANDIDATES[0]
-        self._ledger = VersionLedger()
+        self._ledger = VersionLedger(delivered)
         self._bookmark = starting_bookmark
         self._newest_emitted: str | None = None
         # Newest UpdatedOn ever listed (probes included): the record clock is past it.
