@@ -108,6 +108,15 @@ class SandboxFaults:
     #: ``changes_per_burst`` seeded-random jobs (UpdatedOn = now): jobs changing mid-sync.
     changes_every: int = 0
     changes_per_burst: int = 0
+    #: Statuses that change over time (see lifecycle.py): before listing requests 2,
+    #: 2 + k, 2 + 2k, ... (k = ``status_flow_every``), ``status_flow_per_burst`` Running
+    #: jobs finish (Completed or Failed, with ResultData), as many Queued jobs start
+    #: Running and as many new jobs arrive Queued, all updated now (seeded by ``seed``).
+    status_flow_every: int = 0
+    status_flow_per_burst: int = 0
+    #: Undeclared properties the API starts sending: added, unchanged, to every job the
+    #: listing and get-one render, e.g. ``{"Priority": {"Level": 2}}``.
+    extra_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -134,6 +143,9 @@ class SandboxFaults:
         self.garbage_listing_requests = frozenset(self.garbage_listing_requests)
         if any(number < 1 for number in self.garbage_listing_requests):
             raise ValueError("garbage_listing_requests are 1-based listing request numbers")
+        if self.status_flow_every < 0 or self.status_flow_per_burst < 0:
+            raise ValueError("status_flow_every and status_flow_per_burst must be >= 0")
+        self.extra_fields = dict(self.extra_fields)
 
     @classmethod
     def published_limits(cls, **overrides: Any) -> SandboxFaults:

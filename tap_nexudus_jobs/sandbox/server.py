@@ -43,6 +43,12 @@ from tap_nexudus_jobs.sandbox.faults import (
     SandboxFaults,
     Verdict,
 )
+from tap_nexudus_jobs.sandbox.lifecycle import (
+    FAULT_STATUS_FLOW,
+    add_extra_fields,
+    advance_status_flow,
+    status_flow_due,
+)
 from tap_nexudus_jobs.sandbox.listing import (
     ListingError,
     UpdatedOnIndex,
@@ -87,7 +93,7 @@ class RequestLogEntry:
     status: int = 0
     finished_at: float | None = None
     #: The fault injected into this request ("limit", "throttle", "error", "reset",
-    #: "scripted", "garbage", "token-expired", "changes"), or None. A listing request
+    #: "scripted", "garbage", "token-expired", "changes", "status-flow"), or None. A listing request
     #: that both saw changes and got a garbage page is logged as "garbage".
     fault: str | None = None
     #: 1-based number of this request among all the sandbox received (fault numbering).
@@ -308,6 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults = sandbox.faults
         if faults.changes_due(count) and sandbox._change_random_jobs(faults):
             entry.fault = FAULT_CHANGES
+        if status_flow_due(faults, count) and any(
+            advance_status_flow(sandbox, faults, count).values()
+        ):
+            entry.fault = FAULT_STATUS_FLOW
         callback = sandbox.on_listing_request
         if callback is not None:
             callback(count)  # before the page is computed, so it can move data under a sync
@@ -324,6 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _message(400, str(exc))
         with sandbox.lock:
             envelope = list_jobs_indexed(sandbox.jobs, query, sandbox._updated_index)
+        add_extra_fields(envelope["Records"], faults)
         return Response.json(200, envelope)
 
     def _get_one(self, raw_id: str) -> Response:
@@ -337,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
             rendered = render_job(job) if job is not None else None
         if rendered is None:
             return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
+        add_extra_fields([rendered], sandbox.faults)
         return Response.json(200, rendered)
 
     def _not_allowed(self) -> Response:
@@ -528,8 +540,13 @@ class NexudusSandbox:
                     )
             self._updated_index.moved(touched)
 
-    def add_jobs(self, count: int, at: datetime | None = None) -> list[int]:
-        """Create ``count`` jobs created and updated at ``at`` (default now); return their Ids."""
+    def add_jobs(
+        self, count: int, at: datetime | None = None, status: str | None = None
+    ) -> list[int]:
+        """Create ``count`` jobs created and updated at ``at`` (default now); return their Ids.
+
+        ``status`` gives them all that Status (default: drawn like generated jobs').
+        """
         when = _utc_seconds(at)
         added: list[int] = []
         with self.lock:
@@ -537,7 +554,7 @@ class NexudusSandbox:
                 job_id = self._next_id
                 self._next_id += 1
                 rng = seeded_rng(f"{self.seed}:add:{job_id}")
-                self.jobs[job_id] = make_job(rng, job_id, when, when)
+                self.jobs[job_id] = make_job(rng, job_id, when, when, status=status)
                 added.append(job_id)
             self._updated_index.added([self.jobs[job_id] for job_id in added])
         return added
