@@ -26,7 +26,7 @@ from tap_nexudus_jobs.errors import NexudusNotFoundError
 from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
 from tap_nexudus_jobs.pagination import FetchedPage, ListingWalk, PageRequest
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
-from tap_nexudus_jobs.records import EXTRA_FIELDS, RecordBuilder
+from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.timestamps import (
     FILTER_MINUTE_FORMAT,
@@ -45,8 +45,16 @@ if t.TYPE_CHECKING:
 ENTITY = "BusinessBackgroundJob"
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
-# Parsed JSON: an object or an array (targets store either as JSON/JSONB).
-JSON_OBJECT_OR_ARRAY = th.CustomType({"type": ["object", "array", "null"]})
+# Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
+# "type" (DuckDB, PostgreSQL, Snowflake, the SDK's flattening) or, when present, "anyOf"
+# (target-bigquery's denormalized schema, which makes a REPEATED column of any type list
+# that names "array"); both say the same.
+RESULT_DATA_PARSED_SCHEMA = {
+    "type": ["object", "array", "null"],
+    "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}],
+    "description": "ResultData parsed, when it is a JSON object or array; null otherwise "
+    "(plain text stays in ResultData only).",
+}
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         th.Property("LocalizationDetails", LOOSE_OBJECT),
         th.Property("CustomFields", LOOSE_OBJECT),
         # The tap's own columns (records.py): nothing the API sends is lost.
-        th.Property(
-            "ResultDataParsed",
-            JSON_OBJECT_OR_ARRAY,
-            description="ResultData parsed, when it is a JSON object or array; null "
-            "otherwise (plain text stays in ResultData only).",
-        ),
+        th.Property(RESULT_DATA_PARSED, th.CustomType(RESULT_DATA_PARSED_SCHEMA)),
         th.Property(
             EXTRA_FIELDS,
             LOOSE_OBJECT,
@@ -106,6 +109,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             "added to the API later), unchanged; null when there are none.",
         ),
     ).to_dict()
+    # th.Property would add the string "null" to the anyOf list (SDK 0.54): say it exactly.
+    schema["properties"][RESULT_DATA_PARSED] = RESULT_DATA_PARSED_SCHEMA
 
     # Records are built typed by RecordBuilder; see _generate_record_messages.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
