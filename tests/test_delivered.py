@@ -132,7 +132,11 @@ def test_versions_delivered_without_result_data_are_fetched_once_when_it_is_turn
 def test_on_a_steady_account_each_version_is_fetched_and_emitted_once(lookback) -> None:
     # Every incremental run's listing request moves jobs on: Running ones finish, Queued
     # ones start, new ones arrive; the walk reads the newest minutes again every run.
-    faults = SandboxFaults(status_flow_every=1, status_flow_per_burst=6, seed=3)
+    # Each burst lands 10 minutes after the previous one, as runs on a schedule would
+    # see: at lookback 60 every run re-reads the versions of the five runs before it.
+    faults = SandboxFaults(
+        status_flow_every=1, status_flow_per_burst=6, status_flow_minutes=10, seed=3
+    )
     with NexudusSandbox(records=300, seed=35, faults=faults) as sandbox:
         settings = sandbox_config(
             sandbox, page_size=50, include_result_data=True, lookback_minutes=lookback, **UNPACED

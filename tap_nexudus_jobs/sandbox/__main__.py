@@ -200,6 +200,13 @@ def _add_lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many jobs take each step in one --status-flow-every burst",
     )
     living.add_argument(
+        "--status-flow-minutes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stamp burst b at now + b x N minutes (the account's clock moves on; default 0)",
+    )
+    living.add_argument(
         "--extra-field",
         type=_extra_field,
         action="append",
@@ -216,6 +223,7 @@ def with_lifecycle_faults(faults: SandboxFaults, args: argparse.Namespace) -> Sa
         status_flow_every=args.status_flow_every,
         status_flow_per_burst=args.status_flow_per_burst,
         extra_fields=dict(args.extra_field),
+        status_flow_minutes=args.status_flow_minutes,
     )
 
 

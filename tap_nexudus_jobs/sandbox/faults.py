@@ -117,6 +117,10 @@ class SandboxFaults:
     #: Undeclared properties the API starts sending: added, unchanged, to every job the
     #: listing and get-one render, e.g. ``{"Priority": {"Level": 2}}``.
     extra_fields: dict[str, Any] = field(default_factory=dict)
+    #: How far the account's clock moves between two status-flow bursts, in minutes:
+    #: burst b is stamped now + b x this (0: every burst at the real time), so runs
+    #: minutes apart can be played back to back.
+    status_flow_minutes: int = 0
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -143,8 +147,8 @@ class SandboxFaults:
         self.garbage_listing_requests = frozenset(self.garbage_listing_requests)
         if any(number < 1 for number in self.garbage_listing_requests):
             raise ValueError("garbage_listing_requests are 1-based listing request numbers")
-        if self.status_flow_every < 0 or self.status_flow_per_burst < 0:
-            raise ValueError("status_flow_every and status_flow_per_burst must be >= 0")
+        if min(self.status_flow_every, self.status_flow_per_burst, self.status_flow_minutes) < 0:
+            raise ValueError("status_flow_every, _per_burst and _minutes must be >= 0")
         self.extra_fields = dict(self.extra_fields)
 
     @classmethod

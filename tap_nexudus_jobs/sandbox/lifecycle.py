@@ -4,8 +4,10 @@
 their lifecycle the way a busy account's do: before the listing requests they pick,
 ``per_burst`` Running jobs finish (Completed or Failed, now with ResultData), as many
 Queued jobs start Running, and as many new jobs arrive Queued, all with ``UpdatedOn`` =
-now. Every job thus has several versions over time, and only the finished one has a
-result: what `result_data_skip_statuses` and "pay once per version" are about.
+now; with ``status_flow_minutes``, now plus that many minutes per burst so far (the
+account's clock moves on between bursts, as between scheduled runs). Every job thus has
+several versions over time, and only the finished one has a result: what
+`result_data_skip_statuses` and "pay once per version" are about.
 
 ``SandboxFaults.extra_fields`` adds undeclared properties to every rendered job (listing
 and get-one), as if Nexudus had started sending a new field.
@@ -17,6 +19,7 @@ requests meets the same changes.
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime, timedelta, timezone
 
 from tap_nexudus_jobs.sandbox.data import seeded_rng
 
@@ -46,6 +49,8 @@ def advance_status_flow(
     """One burst of the lifecycle, now; returns the Ids by what happened to them."""
     rng = seeded_rng(f"{faults.seed}:status-flow:{listing_number}")
     count = faults.status_flow_per_burst
+    burst = (listing_number - 2) // max(1, faults.status_flow_every)
+    at = datetime.now(timezone.utc) + timedelta(minutes=burst * faults.status_flow_minutes)
     with sandbox.lock:
         by_status: dict[str, list[int]] = {"Running": [], "Queued": []}
         for job_id, job in sandbox.jobs.items():
@@ -57,10 +62,10 @@ def advance_status_flow(
         failed = [job_id for job_id in finished if rng.random() < FAILED_SHARE]
         completed = [job_id for job_id in finished if job_id not in failed]
         # One step per job and burst: finish first, so a job just started keeps running.
-        sandbox.touch(completed, status="Completed")
-        sandbox.touch(failed, status="Failed")
-        sandbox.touch(started, status="Running")
-        arrived = sandbox.add_jobs(count, status="Queued")
+        sandbox.touch(completed, at=at, status="Completed")
+        sandbox.touch(failed, at=at, status="Failed")
+        sandbox.touch(started, at=at, status="Running")
+        arrived = sandbox.add_jobs(count, at=at, status="Queued")
     return {"finished": finished, "started": started, "arrived": arrived}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -70,6 +71,19 @@ def test_each_burst_moves_jobs_one_step_on_and_new_ones_arrive_queued() -> None:
     assert [entry.fault for entry in entries] == [None, FAULT_STATUS_FLOW]
 
 
+def test_the_account_clock_moves_on_between_bursts() -> None:
+    faults = SandboxFaults(status_flow_every=1, status_flow_per_burst=2, status_flow_minutes=5)
+    with NexudusSandbox(records=200, seed=7, faults=faults) as sandbox:
+        stamps = []
+        for _ in range(4):
+            listing(sandbox)  # bursts before requests 2, 3 and 4
+            with sandbox.lock:
+                stamps.append(max(job["UpdatedOn"] for job in sandbox.jobs.values()))
+
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(stamps[1:])]
+    assert [round(gap / 60) for gap in gaps] == [5, 5]
+
+
 def test_the_flow_is_seeded() -> None:
     def run() -> dict[int, str]:
         faults = SandboxFaults(status_flow_every=1, status_flow_per_burst=4, seed=9)
@@ -108,11 +122,14 @@ def test_cli_flags_for_the_living_account() -> None:
             'Priority={"Level": 2}',
             "--extra-field",
             "Region=EMEA",
+            "--status-flow-minutes",
+            "15",
         ]
     )
     faults = with_lifecycle_faults(faults_from_args(args), args)
 
     assert (faults.status_flow_every, faults.status_flow_per_burst) == (2, 5)
+    assert faults.status_flow_minutes == 15
     assert faults.extra_fields == {"Priority": {"Level": 2}, "Region": "EMEA"}
     assert with_lifecycle_faults(SandboxFaults(), parser.parse_args([])) == SandboxFaults()
     with pytest.raises(SystemExit):
