@@ -1,4 +1,10 @@
-"""`include_result_data`: the full record of each emitted job, one get-one request each."""
+"""`include_result_data`: the full record of each emitted job, one get-one request each.
+
+Jobs in `result_data_skip_statuses` (default Queued, Running) have no result yet: they
+are emitted from the listing without a get-one; when they move on, their `UpdatedOn`
+changes and the new version is fetched then. Any other status, an unknown one included,
+is fetched.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,11 @@ import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from tap_nexudus_jobs.budget import RequestBudgetSpent
+from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA, RESULT_DATA_PARSED
+
 if t.TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
 # The most get-one requests in flight at once. Pacing still decides when each leaves;
 # overlapping only keeps the budget busy while earlier answers are on their way back.
@@ -17,6 +26,21 @@ MAX_OVERLAP = 4
 LATENCY_SMOOTHING = 0.3
 
 FullRecord = tuple[dict[str, t.Any] | None, float]
+# What only get-one fills in: the full record's values win for these.
+FROM_GET_ONE = frozenset({RESULT_DATA, RESULT_DATA_PARSED, EXTRA_FIELDS})
+
+
+class IncompletePage(Exception):
+    """The request budget ran out during a page's get-ones.
+
+    `completed` is the page's longest complete prefix (in listing order), ready to emit;
+    the rest of the page is left to the next run.
+    """
+
+    def __init__(self, completed: list[dict[str, t.Any]], cause: RequestBudgetSpent) -> None:
+        super().__init__(cause.message)
+        self.completed = completed
+        self.cause = cause
 
 
 class FullRecordFetcher:
@@ -33,17 +57,26 @@ class FullRecordFetcher:
         normalise: Callable[[dict[str, t.Any]], dict[str, t.Any]],
         log_missing: Callable[[int], None],
         pacing_spacing: Callable[[], float],
+        skip_statuses: Collection[str] = (),
     ) -> None:
         """`fetch_one(Id)` returns the full record (None if gone) and its round-trip time.
 
-        `pacing_spacing()` is the shortest gap pacing allows between two requests.
+        `pacing_spacing()` is the shortest gap pacing allows between two requests; jobs
+        whose `Status` is in `skip_statuses` are not fetched.
         """
         self._fetch_one = fetch_one
         self._normalise = normalise
         self._log_missing = log_missing
         self._pacing_spacing = pacing_spacing
+        self._skip = frozenset(skip_statuses)
         self._pool = ThreadPoolExecutor(max_workers=MAX_OVERLAP, thread_name_prefix="get-one")
         self._latency = 0.0
+        self.fetched = 0  # jobs completed with a get-one (deleted ones included)
+        self.skipped = 0  # jobs emitted from the listing, by status
+
+    def needs_get_one(self, record: dict[str, t.Any]) -> bool:
+        """False for a status without a result yet; unknown statuses are fetched."""
+        return record.get("Status") not in self._skip
 
     def overlap(self) -> int:
         """Requests to keep in flight: enough to cover the round trip at the pacing rate.
@@ -56,24 +89,52 @@ class FullRecordFetcher:
         return max(1, min(MAX_OVERLAP, math.ceil(self._latency / spacing)))
 
     def complete(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-        """The same records, in order, each merged with its full record when it exists."""
-        fulls: list[dict[str, t.Any] | None] = []
-        in_flight: deque[Future[FullRecord]] = deque()
-        for record in records:
+        """The same records, in order, each merged with its full record when it exists.
+
+        Raises:
+            IncompletePage: the request budget ran out; it carries the complete prefix.
+        """
+        fulls: dict[int, dict[str, t.Any] | None] = {}
+        in_flight: deque[tuple[int, Future[FullRecord]]] = deque()
+        # The first record whose get-one the budget refused: the page ends before it.
+        stop: tuple[int, RequestBudgetSpent] | None = None
+
+        def collect() -> None:
+            nonlocal stop
+            index, future = in_flight.popleft()
+            try:
+                fulls[index] = self._collect(future)
+            except RequestBudgetSpent as spent:
+                if stop is None or index < stop[0]:
+                    stop = (index, spent)
+
+        for index, record in enumerate(records):
+            if not self.needs_get_one(record):
+                continue
             while len(in_flight) >= self.overlap():
-                fulls.append(self._collect(in_flight.popleft()))
-            in_flight.append(self._pool.submit(self._fetch_one, record["Id"]))
+                collect()
+            if stop is not None:
+                break
+            in_flight.append((index, self._pool.submit(self._fetch_one, record["Id"])))
         while in_flight:
-            fulls.append(self._collect(in_flight.popleft()))
+            collect()
+        end = len(records) if stop is None else stop[0]
         completed = []
-        for record, full in zip(records, fulls, strict=True):
+        for index, record in enumerate(records[:end]):
+            if index not in fulls:
+                self.skipped += 1
+                completed.append(record)
+                continue
+            self.fetched += 1
+            full = fulls[index]
             if full is None:
                 # Deleted between listing and fetch: keep the job, without ResultData.
                 self._log_missing(record["Id"])
                 completed.append(record)
                 continue
-            full = self._normalise(full)
-            completed.append({**full, **{k: v for k, v in record.items() if k != "ResultData"}})
+            completed.append(merge_full_record(record, self._normalise(full)))
+        if stop is not None:
+            raise IncompletePage(completed, stop[1])
         return completed
 
     def _collect(self, future: Future[FullRecord]) -> dict[str, t.Any] | None:
@@ -84,3 +145,17 @@ class FullRecordFetcher:
     def close(self) -> None:
         """Stop the worker threads."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def merge_full_record(listed: dict[str, t.Any], full: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The listing's values, plus what only get-one has.
+
+    The listing wins (`UpdatedOn` above all: the bookmark follows the listing's order even
+    if the job changed in between); ResultData and its parsed form come from get-one;
+    undeclared fields from both are kept, the listing's on a clash.
+    """
+    merged = {**full, **{k: v for k, v in listed.items() if k not in FROM_GET_ONE}}
+    if EXTRA_FIELDS in listed:
+        extra = {**(full.get(EXTRA_FIELDS) or {}), **(listed[EXTRA_FIELDS] or {})}
+        merged[EXTRA_FIELDS] = extra or None
+    return merged

@@ -13,6 +13,8 @@ from typing_extensions import override
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from tap_nexudus_jobs.budget import RequestBudget
+
 # Nexudus publishes: 1 request per 100 ms, 120 per minute, 5,000 per hour (all methods).
 # 110 ms, not 100: network and scheduling jitter can bring two requests sent 100 ms
 # apart closer together by the time they reach the server, which counts arrivals.
@@ -65,6 +67,9 @@ class RequestPacer:
         self._last_sent: float | None = None
         self.sent = 0
         self.throttle_answers = 0
+        self.per_hour = per_hour
+        # The run's request budget (budget.py), once the stream attaches one.
+        self.budget: RequestBudget | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> RequestPacer:
@@ -89,6 +94,9 @@ class RequestPacer:
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent."""
         with self._lock:  # requests may come from several threads (get-one overlap)
+            if self.budget is not None:
+                # May stop the run (RequestBudgetSpent) before this request is sent.
+                self.budget.admit()
             factor = self._current_gentle_factor()
             if factor > 1.0 and self._last_sent is not None:
                 wait = self._last_sent + self._gentle_base * factor - self._monotonic()
@@ -97,6 +105,8 @@ class RequestPacer:
             self._limiter.try_acquire("nexudus")
             self._last_sent = self._monotonic()
             self.sent += 1
+            if self.budget is not None:
+                self.budget.sent_now()
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""

@@ -42,7 +42,7 @@ from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.timestamps import floor_to_minute, to_utc_iso
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     from tap_nexudus_jobs.envelope import ListingEnvelope
 
@@ -103,10 +103,11 @@ class VersionLedger:
 
     Re-reads never reach back past the minute the walk re-anchors at, so older versions
     are forgotten: memory is bounded by the newest minutes' jobs, not by the account.
+    It may start with versions an earlier run delivered (see delivered.py).
     """
 
-    def __init__(self) -> None:
-        self._versions: set[tuple[int, str]] = set()
+    def __init__(self, delivered: Iterable[tuple[int, str]] = ()) -> None:
+        self._versions: set[tuple[int, str]] = set(delivered)
         self._ids_without_timestamp: set[int] = set()
 
     def admit(self, record: Record) -> bool:
@@ -159,8 +160,13 @@ class ListingWalk:
         page_size: int,
         starting_bookmark: str | None = None,
         log: Callable[[str], None] = lambda _message: None,
+        delivered: Iterable[tuple[int, str]] = (),
     ) -> None:
-        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form."""
+        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form.
+
+        `delivered`: versions (Id, UpdatedOn) earlier runs emitted in the minutes this
+        walk re-reads; they are not emitted again.
+        """
         self._fetch_raw = fetch
         self._normalise = normalise
         self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
@@ -170,7 +176,7 @@ class ListingWalk:
         self._direction = ASCENDING_DIR_CANDIDATES[0]
         # False while every UpdatedOn listed was one value (no order proves a direction).
         self._direction_proven = False
-        self._ledger = VersionLedger()
+        self._ledger = VersionLedger(delivered)
         self._bookmark = starting_bookmark
         self._newest_emitted: str | None = None
         # Newest UpdatedOn ever listed (probes included): the record clock is past it.

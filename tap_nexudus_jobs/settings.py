@@ -16,7 +16,11 @@ from urllib.parse import urlsplit
 
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
-from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
+from tap_nexudus_jobs.budget import budget_setting_problem
+from tap_nexudus_jobs.timestamps import (
+    parse_setting_date_time,
+    to_utc_iso,
+)
 
 # Fills each missing setting with its schema default while validating (the SDK's own way).
 _VALIDATOR_WITH_DEFAULTS = extend_validator_with_defaults(DEFAULT_JSONSCHEMA_VALIDATOR)
@@ -56,7 +60,13 @@ def prepare_settings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list
     problems += [_describe_schema_error(error) for error in _schema_errors(config, schema)]
     if problems:
         return problems
-    return _semantic_problems(config)
+    problems = _semantic_problems(config)
+    budget = budget_setting_problem(
+        config.get("max_requests_per_run"),
+        int(config["page_size"]),
+        bool(config["include_result_data"]),
+    )
+    return [*problems, budget] if budget else problems
 
 
 def _parse_text_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:

@@ -10,13 +10,22 @@ from singer_sdk import typing as th
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from tap_nexudus_jobs.budget import (
+    HOUR_STATE_KEY,
+    RequestBudget,
+    RequestBudgetSpent,
+    budget_for,
+    estimate_work_left,
+    stop_line,
+)
 from tap_nexudus_jobs.client import NexudusStream
+from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY, DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
-from tap_nexudus_jobs.full_records import FullRecordFetcher
+from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
 from tap_nexudus_jobs.pagination import FetchedPage, ListingWalk, PageRequest
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
-from tap_nexudus_jobs.records import RecordBuilder
+from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.timestamps import (
     FILTER_MINUTE_FORMAT,
@@ -35,6 +44,16 @@ if t.TYPE_CHECKING:
 ENTITY = "BusinessBackgroundJob"
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
+# Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
+# "type" (DuckDB, PostgreSQL, Snowflake, the SDK's flattening) or, when present, "anyOf"
+# (target-bigquery's denormalized schema, which makes a REPEATED column of any type list
+# that names "array"); both say the same.
+RESULT_DATA_PARSED_SCHEMA = {
+    "type": ["object", "array", "null"],
+    "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}],
+    "description": "ResultData parsed, when it is a JSON object or array; null otherwise "
+    "(plain text stays in ResultData only).",
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,17 @@ class BusinessBackgroundJobsStream(NexudusStream):
         th.Property("ToStringText", th.StringType, description="Display text of the record."),
         th.Property("LocalizationDetails", LOOSE_OBJECT),
         th.Property("CustomFields", LOOSE_OBJECT),
+        # The tap's own columns (records.py): nothing the API sends is lost.
+        th.Property(RESULT_DATA_PARSED, th.CustomType(RESULT_DATA_PARSED_SCHEMA)),
+        th.Property(
+            EXTRA_FIELDS,
+            LOOSE_OBJECT,
+            description="Properties Nexudus sent that this schema does not declare (fields "
+            "added to the API later), unchanged; null when there are none.",
+        ),
     ).to_dict()
+    # th.Property would add the string "null" to the anyOf list (SDK 0.54): say it exactly.
+    schema["properties"][RESULT_DATA_PARSED] = RESULT_DATA_PARSED_SCHEMA
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,10 +126,25 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     @override
     def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Walk the listing page by page, writing STATE after each page."""
-        bookmark = self.get_context_state(context).get("replication_key_value")
+        """Walk the listing page by page, writing STATE after each page.
+
+        Stops cleanly, with a resumable STATE, when the request budget is spent
+        (budget.py): the records of complete work are out, the rest is the next run's.
+        """
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
         self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
         self._skip_before = self._start_date_cutoff(self._starting_bookmark)
+        include_result_data = bool(self.config["include_result_data"])
+        budget = budget_for(
+            self.pacer, self.config.get("max_requests_per_run"), self.stream_state, self.logger.info
+        )
+        delivered = DeliveredVersions.from_state(
+            state.get(DELIVERED_STATE_KEY),
+            with_result_data=include_result_data,
+            lookback_minutes=self.lookback_minutes,
+        )
+        delivered_before = len(delivered)
         progress = SyncProgress(
             self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
         )
@@ -111,10 +155,11 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 lambda request: self._listing_page(run, request),
                 self._normalise,
                 start=self.get_starting_timestamp(context),
-                lookback_minutes=self.config["lookback_minutes"],
+                lookback_minutes=self.lookback_minutes,
                 page_size=self.page_size,
                 starting_bookmark=self._starting_bookmark,
                 log=self.logger.info,
+                delivered=delivered,
             )
             full_records = (
                 FullRecordFetcher(
@@ -122,27 +167,88 @@ class BusinessBackgroundJobsStream(NexudusStream):
                     self._normalise,
                     self._log_deleted,
                     lambda: self.pacer.burst_spacing,
+                    skip_statuses=self._result_data_skip_statuses(),
                 )
-                if self.config["include_result_data"]
+                if include_result_data
                 else None
             )
+            saved = self._starting_bookmark
             try:
                 for page in self.listing.pages():
                     wanted = [r for r in page.records if self._after_start_date(r)]
                     if progress.pages == 0:
-                        self._announce(self.listing, progress, full_records is not None)
+                        self._announce(self.listing, progress, full_records, budget)
+                    page_bookmark, stopped = page.bookmark, None
                     if full_records is not None:
-                        wanted = full_records.complete(wanted)
+                        try:
+                            wanted = full_records.complete(wanted)
+                        except IncompletePage as incomplete:
+                            # Emit the complete part; STATE claims nothing past the rest.
+                            left_over = wanted[len(incomplete.completed) :]
+                            wanted, stopped = incomplete.completed, incomplete.cause
+                            page_bookmark = _bookmark_before(left_over, page.bookmark, saved)
                     progress.page_done(len(wanted))
                     self._extracted_at = datetime.now(timezone.utc)
                     yield from wanted
                     # The SDK has written every record yielded so far: make that resumable.
-                    self._save_bookmark(page.bookmark, context)
+                    delivered.add(wanted)
+                    self._save_bookmark(page_bookmark, context)
+                    saved = page_bookmark or saved
+                    self._save_run_state(context, delivered, budget)
                     self._write_state_message()
+                    if stopped is not None:
+                        raise stopped
+            except RequestBudgetSpent as spent:
+                self._log_stop(spent, budget, progress, full_records, delivered_before)
             finally:
                 if full_records is not None:
                     full_records.close()
+                # For the final STATE too: the hour's requests, and what was delivered.
+                self._save_run_state(context, delivered, budget)
             self.logger.info("%s", progress.summary())
+
+    def _save_run_state(
+        self, context: Context | None, delivered: DeliveredVersions, budget: RequestBudget
+    ) -> None:
+        """What the next run needs beyond the bookmark (both bounded: see their modules)."""
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        delivered.keep_for(str(bookmark) if bookmark else None)
+        state[DELIVERED_STATE_KEY] = delivered.to_state()
+        # The hour belongs to the account, not to a partition: kept once per stream.
+        self.stream_state[HOUR_STATE_KEY] = budget.state_value()
+
+    def _log_stop(
+        self,
+        spent: RequestBudgetSpent,
+        budget: RequestBudget,
+        progress: SyncProgress,
+        full_records: FullRecordFetcher | None,
+        delivered_before: int,
+    ) -> None:
+        """One line per run (not per partition): why it stopped and what is left."""
+        if budget.stop_announced:
+            return
+        budget.stop_announced = True
+        share = 0.0
+        if full_records is not None:
+            seen = full_records.fetched + full_records.skipped
+            share = full_records.fetched / seen if seen else 1.0
+        left = estimate_work_left(
+            total_items=progress.total_items,
+            jobs_done=progress.records + delivered_before,
+            page_size=self.page_size,
+            get_one_share=share,
+        )
+        self.logger.info(
+            "%s",
+            stop_line(
+                spent,
+                left,
+                self.pacer.seconds_per_request,
+                include_result_data=full_records is not None,
+            ),
+        )
 
     def _listing_page(self, run: _Run, request: PageRequest) -> FetchedPage:
         """One listing request, through pacing, retries and the envelope checks."""
@@ -170,25 +276,41 @@ class BusinessBackgroundJobsStream(NexudusStream):
         return full, response.elapsed.total_seconds()
 
     def _announce(
-        self, listing: ListingWalk, progress: SyncProgress, with_full_records: bool
+        self,
+        listing: ListingWalk,
+        progress: SyncProgress,
+        full_records: FullRecordFetcher | None,
+        budget: RequestBudget,
     ) -> None:
         """Before the expensive part: how much this run will cost at the current pacing."""
         progress.total_items = listing.total_items
         progress.total_pages = listing.total_pages
-        if not with_full_records:
+        if full_records is None:
             return
         progress.requests_per_record = 1.0
         jobs = listing.total_items or 0
         seconds = (progress.remaining_requests() or 0) * self.pacer.seconds_per_request
+        cap = ""
+        if budget.remaining is not None and budget.remaining < jobs:
+            cap = (
+                f"; max_requests_per_run stops this run after {budget.max_requests:,} "
+                "requests, the next run continues"
+            )
         self.logger.info(
-            "include_result_data: about %d get-one requests for %d jobs, about %s at the "
-            "pacing limit (%s requests/minute, %s/hour)",
+            "include_result_data: up to %d get-one requests for %d jobs (none for statuses "
+            "in result_data_skip_statuses, none for versions already delivered), up to %s at "
+            "the pacing limit (%s requests/minute, %s/hour)%s",
             jobs,
             jobs,
             format_duration(seconds),
             self.config["requests_per_minute"],
             self.config["requests_per_hour"],
+            cap,
         )
+
+    def _result_data_skip_statuses(self) -> list[str]:
+        statuses = self.config["result_data_skip_statuses"]
+        return [str(status) for status in statuses or []]
 
     def _log_deleted(self, job_id: int) -> None:
         self.logger.warning(
@@ -233,6 +355,11 @@ class BusinessBackgroundJobsStream(NexudusStream):
         """`page_size` setting."""
         return int(self.config["page_size"])
 
+    @property
+    def lookback_minutes(self) -> int:
+        """`lookback_minutes` setting."""
+        return int(self.config["lookback_minutes"])
+
     def listing_params(self, request: PageRequest, context: Context | None) -> dict[str, t.Any]:
         """Query for one page: order, window and the configured filters."""
         params: dict[str, t.Any] = {
@@ -270,7 +397,19 @@ class BusinessBackgroundJobsStream(NexudusStream):
         return self._builder.build(row)
 
     def _warn_unknown_fields(self, names: list[str]) -> None:
-        self.logger.warning("Nexudus sent fields the schema does not have (not emitted): %s", names)
+        # Once per name and run: a new API field is news, not a per-record problem.
+        if self.mask[("properties", EXTRA_FIELDS)]:
+            self.logger.warning(
+                "Nexudus sent fields the schema does not declare; kept, unchanged, in "
+                "ExtraFields: %s",
+                names,
+            )
+        else:
+            self.logger.warning(
+                "Nexudus sent fields the schema does not declare (not emitted: ExtraFields "
+                "is not selected): %s",
+                names,
+            )
 
     @override
     def _generate_record_messages(
@@ -313,3 +452,21 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if bookmark and cutoff and bookmark >= cutoff:
             return None
         return cutoff
+
+
+def _bookmark_before(
+    left_over: list[dict[str, t.Any]], page_bookmark: str | None, saved: str | None
+) -> str | None:
+    """The bookmark after emitting a page's prefix: none past a job left for the next run.
+
+    The next run re-reads from the bookmark's minute (less lookback), so every left-over
+    job is read again; the prefix's versions there are skipped as already delivered.
+    Never behind `saved`, the bookmark STATE already claims.
+    """
+    stamps = [stamp for record in left_over if (stamp := record.get("UpdatedOn"))]
+    candidate = page_bookmark
+    if candidate is not None and stamps:
+        candidate = min(candidate, min(stamps))
+    if candidate is None or (saved is not None and candidate < saved):
+        return saved
+    return candidate

@@ -106,7 +106,7 @@ class TapNexudusJobs(Tap):
             default=0,
             title="Lookback minutes",
             description="Extra overlap re-read before the bookmark, for timezone or clock "
-            "skew on the server. Re-read jobs are re-emitted (targets upsert on Id).",
+            "skew on the server. Versions already delivered there are not emitted again.",
         ),
         th.Property(
             "filters",
@@ -133,6 +133,25 @@ class TapNexudusJobs(Tap):
             "BusinessBackgroundJob-Read role). Paced like every request.",
         ),
         th.Property(
+            "result_data_skip_statuses",
+            th.ArrayType(th.StringType),
+            default=["Queued", "Running"],
+            title="ResultData skip statuses",
+            description="With include_result_data: jobs in these Status values have no "
+            "result yet and are emitted from the listing without a get-one request; when "
+            "their status changes, their new version is fetched. Other statuses, unknown "
+            "ones included, are fetched.",
+        ),
+        th.Property(
+            "max_requests_per_run",
+            th.IntegerType(minimum=1),
+            title="Max requests per run",
+            description="Stop cleanly (exit 0, resumable STATE) before the request that "
+            "would exceed this many in one run; token, listing and get-one requests all "
+            "count. Must cover one listing page: 1 request, plus page_size get-ones with "
+            "include_result_data. Default: no cap.",
+        ),
+        th.Property(
             "requests_per_minute",
             th.IntegerType(minimum=1),
             default=120,
@@ -153,7 +172,9 @@ class TapNexudusJobs(Tap):
             th.IntegerType(minimum=1),
             default=5000,
             title="Requests per hour",
-            description="Pacing: the most requests the tap sends in any hour.",
+            description="Pacing: the most requests the tap sends in any hour, counting "
+            "those earlier runs on the same state sent (kept in STATE). A run that would "
+            "wait more than 5 minutes for the hour's budget stops cleanly instead.",
         ),
         th.Property(
             "request_timeout",

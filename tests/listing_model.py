@@ -13,6 +13,7 @@ the walk must be right for every answer (see ../shared/reference/nexudus-api-fac
   (a server that only tests `dir == Descending`).
 - The clock that stamps `UpdatedOn` (the record clock) is offset from true UTC by a
   number of hours the tap cannot know; stamps are rendered with a literal `Z` anyway.
+- The maximum `size` is unknown: `max_page_size` caps every page silently.
 
 Between requests the model applies scheduled updates (a job gets `UpdatedOn` = the
 record clock now, many jobs may share a second, bulk updates of more than a page, new
@@ -134,9 +135,11 @@ class Exchange:
         start = "-" if window.start is None else window.start.strftime(FILTER_FORMAT)
         end = "-" if window.end is None else window.end.strftime(FILTER_FORMAT)
         served = " ".join(f"{job_id}@{stamp:%H:%M:%S}" for job_id, stamp in self.served)
+        size = "" if self.request.size is None else f" size {self.request.size}"
         line = (
             f"r{self.index} clock {self.clock:%H:%M:%S} [{start} .. {end}] "
-            f"page {self.request.page} dir {self.request.direction} {self.request.order_by}: "
+            f"page {self.request.page}{size} "
+            f"dir {self.request.direction} {self.request.order_by}: "
             f"total {self.total_items} next {self.has_next_page} -> [{served}]"
         )
         if self.changes_after:
@@ -166,15 +169,20 @@ class ListingModel:
         tie_order: TieOrder = "shuffle",
         clock_offset: timedelta = timedelta(0),
         clock_step: Callable[[random.Random], int] = default_clock_step,
+        max_page_size: int | None = None,
         max_requests: int = 100_000,
     ) -> None:
-        """`jobs` maps Id to UpdatedOn at whole seconds, on the record clock (`clock` now)."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        """`jobs` maps Id to UpdatedOn at whole seconds, on the record clock (`clock` now).
+
+        `page_size` is the `size` the tap sends unless a request names its own.
+        """
+        if page_size < 1 or (max_page_size is not None and max_page_size < 1):
+            raise ValueError("page sizes must be at least 1")
         for stamp in jobs.values():
             if stamp.microsecond or stamp > clock:
                 raise ValueError(f"job stamp {stamp} is not a whole second at or before {clock}")
         self.page_size = page_size
+        self.max_page_size = max_page_size
         self.clock = clock
         self.clock_offset = clock_offset
         self.rng = rng
@@ -244,6 +252,8 @@ class ListingModel:
     def _check(self, request: PageRequest) -> None:
         if request.page < 1:
             raise ModelError(f"page {request.page} requested; Nexudus pages start at 1")
+        if request.size is not None and request.size < 1:
+            raise ModelError(f"size={request.size} requested")
         if request.order_by not in ORDER_FIELDS:
             raise ModelError(f"orderBy={request.order_by!r} requested; expected {ORDER_FIELDS}")
         for bound in (request.window.start, request.window.end):
@@ -365,8 +375,9 @@ class ListingModel:
 
     def describe(self) -> str:
         """The model's settings in one line."""
+        cap = "" if self.max_page_size is None else f" (server cap {self.max_page_size})"
         return (
-            f"page size {self.page_size}, to={self.to_semantics}, ascending dir "
+            f"page size {self.page_size}{cap}, to={self.to_semantics}, ascending dir "
             f"{self.ascending_dir} (other values "
             f"{'ascend' if self.other_dirs_ascend else 'descend'}), ties {self.tie_order}, "
             f"record clock {self.clock:%Y-%m-%d %H:%M:%S} = UTC{offset_text(self.clock_offset)}"

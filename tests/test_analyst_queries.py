@@ -6,7 +6,8 @@ in README.md is run verbatim against a DuckDB file made by the demo's own pipeli
 tests/test_end_to_end.py) from a small sandbox. The file is named nexudus.duckdb, like
 `make demo`'s, so the README's fully qualified `nexudus.nexudus.business_background_jobs`
 resolves exactly as it does for a user. Each query's answer is checked against the jobs the
-sandbox served.
+sandbox served. The pipeline runs with `include_result_data` (unpaced: the sandbox has no
+limits), and the sandbox sends one field the tap does not declare, for ExtraFields.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tap_nexudus_jobs.records import parse_result_data
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.meltano_runs import ROOT, check_plugins_installed, find_meltano
 from tests.test_end_to_end import LOADER, Pipeline
 
@@ -35,6 +37,16 @@ QUERY_TITLES = {
     "failure_rate": "Failure rate, overall",
     "failure_rate_per_business": "Failure rate per business",
     "slowest_imports": "Slowest imports",
+    "why_imports_failed": "Why imports failed",
+    "failed_imports": "Failed imports, newest first",
+    "result_data_keys": "What ResultDataParsed holds",
+    "extra_fields": "New fields in ExtraFields",
+}
+EXTRA_FIELDS = {"Priority": {"Level": 2}}
+WITH_RESULT_DATA = {
+    "TAP_NEXUDUS_JOBS_INCLUDE_RESULT_DATA": "true",
+    "TAP_NEXUDUS_JOBS_REQUESTS_PER_MINUTE": "1000000",
+    "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
 }
 FINISHED = {"Completed", "Failed", "Cancelled"}
 JOBS = 300
@@ -65,13 +77,15 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, N
     meltano = find_meltano()
     check_plugins_installed(LOADER)
     tmp = tmp_path_factory.mktemp("analyst")
-    with NexudusSandbox(records=JOBS, seed=42) as sandbox:
+    faults = SandboxFaults(extra_fields=EXTRA_FIELDS)
+    with NexudusSandbox(records=JOBS, seed=42, faults=faults) as sandbox:
         pipeline = Pipeline(
             meltano=meltano,
             sandbox=sandbox,
             db_path=tmp / "nexudus.duckdb",
             system_db=tmp / "meltano.db",
             state_suffix=f"analyst-{uuid.uuid4().hex[:12]}",
+            extra_env=WITH_RESULT_DATA,
         )
         pipeline.run()
         yield pipeline.db_path, sandbox
@@ -167,3 +181,77 @@ def test_slowest_imports(loaded):
         ((job["UpdatedOn"] - job["CreatedOn"]).total_seconds() for job in imports), reverse=True
     )
     assert seconds == durations[: len(rows)]
+
+
+def failed_imports(sandbox: NexudusSandbox) -> list[dict[str, t.Any]]:
+    return [
+        job
+        for job in jobs_of(sandbox)
+        if job["Status"] == "Failed" and job["Description"].startswith("Import")
+    ]
+
+
+def reason_of(job: dict[str, t.Any]) -> str:
+    parsed = parse_result_data(job["ResultData"])
+    if isinstance(parsed, dict) and "message" in parsed:
+        return str(parsed["message"])
+    return str(job["ResultData"] or "(no ResultData)")
+
+
+def test_why_imports_failed(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["why_imports_failed"])
+    failed = failed_imports(sandbox)
+    assert failed and any(parse_result_data(job["ResultData"]) is None for job in failed)
+    expected = Counter(reason_of(job) for job in failed)
+    assert {row["reason"]: row["failed_imports"] for row in rows} == dict(expected)
+    assert "(no ResultData)" not in expected  # every failed import's result was fetched
+    for row in rows:
+        parsed = [
+            parse_result_data(j["ResultData"]) for j in failed if reason_of(j) == row["reason"]
+        ]
+        errors = [p["errors"] for p in parsed if isinstance(p, dict)]
+        assert row["failed_rows"] == (sum(errors) if errors else None)
+    order = [(-row["failed_imports"], row["reason"]) for row in rows]
+    assert order == sorted(order)
+
+
+def test_failed_imports_newest_first(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["failed_imports"])
+    by_id = {job["Id"]: job for job in failed_imports(sandbox)}
+    assert 0 < len(rows) == min(50, len(by_id))
+    for row in rows:
+        served = by_id[row["id"]]
+        parsed = parse_result_data(served["ResultData"])
+        assert row["files"] == served["Files"]
+        assert row["failed_at"] == naive_utc(served["UpdatedOn"])
+        assert row["reason"] == reason_of(served)
+        if isinstance(parsed, dict):
+            assert (row["rows_processed"], row["rows_failed"]) == (
+                parsed["processed"],
+                parsed["errors"],
+            )
+        else:
+            assert row["rows_processed"] is row["rows_failed"] is None
+    stamps = [row["failed_at"] for row in rows]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_what_result_data_parsed_holds(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["result_data_keys"])
+    expected: Counter[tuple[str, str]] = Counter()
+    for job in jobs_of(sandbox):
+        parsed = parse_result_data(job["ResultData"])
+        if isinstance(parsed, dict):
+            expected.update((job["Status"], key) for key in parsed)
+    assert {(row["status"], row["key"]): row["jobs"] for row in rows} == dict(expected)
+    assert ("Failed", "message") in expected and ("Completed", "processed") in expected
+
+
+def test_new_fields_in_extra_fields(loaded):
+    db_path, sandbox = loaded
+    rows = run_query(db_path, readme_queries()["extra_fields"])
+    first_seen = min(naive_utc(job["UpdatedOn"]) for job in jobs_of(sandbox))
+    assert rows == [{"field": "Priority", "jobs": JOBS, "first_seen": first_seen}]

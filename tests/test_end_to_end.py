@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class Pipeline:
     db_path: Path
     system_db: Path
     state_suffix: str
+    #: More environment for the run, e.g. TAP_NEXUDUS_JOBS_* settings.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> subprocess.CompletedProcess[str]:
         return meltano_run(
@@ -52,7 +54,7 @@ class Pipeline:
             sandbox_url=self.sandbox.url,
             system_db=self.system_db,
             state_suffix=self.state_suffix,
-            loader_env={"TARGET_DUCKDB_FILEPATH": str(self.db_path)},
+            loader_env={"TARGET_DUCKDB_FILEPATH": str(self.db_path), **self.extra_env},
         )
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

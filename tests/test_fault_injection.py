@@ -218,6 +218,7 @@ def test_matching_pacing_provokes_no_409_at_the_100ms_limit(tmp_path) -> None:
             "access_token": "sandbox-token",
             "page_size": 50,
             "include_result_data": True,
+            "result_data_skip_statuses": [],  # a get-one for every job, Queued ones too
             "requests_per_minute": 600,
             "min_request_interval_ms": 130,
         }

@@ -90,6 +90,7 @@ class Scenario:
     run1: tuple[Batch, ...] = ()
     run2: tuple[Batch, ...] = ()  # empty: run 2 is quiet; otherwise a quiet run 3 follows
     clock_step: int | None = None  # seconds before each request; None: random 0-40
+    server_cap: int | None = None  # the server's silent maximum `size`; None: none
 
     def _clock_step(self, rng: random.Random) -> int:
         return default_clock_step(rng) if self.clock_step is None else self.clock_step
@@ -106,6 +107,7 @@ class Scenario:
             tie_order=self.tie_order,
             clock_offset=self.clock_offset,
             clock_step=self._clock_step,
+            max_page_size=self.server_cap,
             max_requests=HARD_CAP * 3,
         )
 
@@ -123,6 +125,7 @@ class Scenario:
             f"ascending_dir={self.ascending_dir}, other_dirs_ascend={self.other_dirs_ascend}, "
             f"ties={self.tie_order}, lookback={self.lookback}, "
             f"starting_bookmark={self.starting_bookmark}, clock_step={self.clock_step}, "
+            f"server_cap={self.server_cap}, "
             f"run1={self.run1}, run2={self.run2})"
         )
 
@@ -443,14 +446,16 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         tie_order=draw(st.sampled_from(["shuffle", "shuffle", "stable"])),
         lookback=draw(st.sampled_from([0, 0, 1, 3])),
         starting_bookmark=starting_bookmark,
+        # Mostly no cap; sometimes the server serves fewer than the tap asks for.
+        server_cap=draw(st.one_of(st.none(), st.none(), st.none(), st.integers(1, page_size))),
         run1=run1,
         run2=run2,
     )
 
 
-# 300 examples keep `make test` quick; CONTRACT_EXAMPLES=5000 (say) makes a long hunt.
+# 600 examples: about 15 s in `make test`; CONTRACT_EXAMPLES=5000 (say) makes a long hunt.
 @settings(
-    max_examples=int(os.environ.get("CONTRACT_EXAMPLES", "300")),
+    max_examples=int(os.environ.get("CONTRACT_EXAMPLES", "600")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -65,17 +65,14 @@ def test_flattening_turns_the_object_columns_into_json_text(sandbox: NexudusSand
     plain_properties = schema_of(plain)["properties"]
     properties = schema_of(run)["properties"]
     assert "object" in plain_properties["CustomFields"]["type"]
-    # Both columns are open objects (no declared properties), so flattening cannot split
+    # These columns are open objects (no declared properties), so flattening cannot split
     # them into columns: it turns them into JSON text, which flat targets can store.
-    for column in ("CustomFields", "LocalizationDetails"):
+    as_text = ("CustomFields", "LocalizationDetails", "ResultDataParsed", "ExtraFields")
+    for column in as_text:
         assert properties[column]["type"] in (["string", "null"], ["null", "string"])
     assert set(properties) == set(plain_properties)
-    assert {
-        k: v for k, v in properties.items() if k not in ("CustomFields", "LocalizationDetails")
-    } == {
-        k: v
-        for k, v in plain_properties.items()
-        if k not in ("CustomFields", "LocalizationDetails")
+    assert {k: v for k, v in properties.items() if k not in as_text} == {
+        k: v for k, v in plain_properties.items() if k not in as_text
     }
 
     assert sorted(run.ids) == sorted(sandbox.served_ids())

@@ -10,12 +10,15 @@ Fault knobs (``--published-limits``, ``--throttle-rate``, ...) map one to one on
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from tap_nexudus_jobs.sandbox.data import seeded_rng
 from tap_nexudus_jobs.sandbox.faults import (
@@ -224,6 +227,66 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _extra_field(text: str) -> tuple[str, Any]:
+    """``Priority={"Level": 2}`` -> ("Priority", {"Level": 2}); a value that is not JSON is text."""
+    name, separator, value = text.partition("=")
+    if not separator or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), json.loads(value)
+    except ValueError:
+        return name.strip(), value
+
+
+def _add_lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for the living-account knobs (sandbox/lifecycle.py), all off by default."""
+    living = parser.add_argument_group(
+        "living account",
+        "Statuses that change over time, and fields the API starts sending.",
+    )
+    living.add_argument(
+        "--status-flow-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="before listing requests 2, 2+K, 2+2K, ... move --status-flow-per-burst jobs on "
+        "(Running -> Completed/Failed, Queued -> Running, new jobs arrive Queued)",
+    )
+    living.add_argument(
+        "--status-flow-per-burst",
+        type=int,
+        default=0,
+        metavar="M",
+        help="how many jobs take each step in one --status-flow-every burst",
+    )
+    living.add_argument(
+        "--status-flow-minutes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stamp burst b at now + b x N minutes (the account's clock moves on; default 0)",
+    )
+    living.add_argument(
+        "--extra-field",
+        type=_extra_field,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an undeclared property every job carries (VALUE is JSON, else text); repeatable",
+    )
+
+
+def with_lifecycle_faults(faults: SandboxFaults, args: argparse.Namespace) -> SandboxFaults:
+    """``faults`` plus the living-account knobs the parsed flags describe."""
+    return dataclasses.replace(
+        faults,
+        status_flow_every=args.status_flow_every,
+        status_flow_per_burst=args.status_flow_per_burst,
+        extra_fields=dict(args.extra_field),
+        status_flow_minutes=args.status_flow_minutes,
+    )
+
+
 def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
     """The SandboxFaults the parsed flags describe (ValueError for values it rejects)."""
     # --limit-per-* land in args under the SandboxFaults field names PUBLISHED_LIMITS uses.
@@ -294,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port-file", type=Path, help="write the base URL here once listening")
     _add_fault_arguments(parser)
+    _add_lifecycle_arguments(parser)
     return parser
 
 
@@ -309,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        faults = faults_from_args(args)
+        faults = with_lifecycle_faults(faults_from_args(args), args)
     except ValueError as exc:
         parser.error(str(exc))
     sandbox = NexudusSandbox(

@@ -152,6 +152,19 @@ class SandboxFaults:
     bulk_update_at_listing: int = 0
     bulk_update_jobs: int = 0
     bulk_update_every: int = 0
+    #: Statuses that change over time (see lifecycle.py): before listing requests 2,
+    #: 2 + k, 2 + 2k, ... (k = ``status_flow_every``), ``status_flow_per_burst`` Running
+    #: jobs finish (Completed or Failed, with ResultData), as many Queued jobs start
+    #: Running and as many new jobs arrive Queued, all updated now (seeded by ``seed``).
+    status_flow_every: int = 0
+    status_flow_per_burst: int = 0
+    #: Undeclared properties the API starts sending: added, unchanged, to every job the
+    #: listing and get-one render, e.g. ``{"Priority": {"Level": 2}}``.
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+    #: How far the account's clock moves between two status-flow bursts, in minutes:
+    #: burst b is stamped now + b x this (0: every burst at the real time), so runs
+    #: minutes apart can be played back to back.
+    status_flow_minutes: int = 0
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -198,6 +211,9 @@ class SandboxFaults:
         self.garbage_listing_requests = frozenset(self.garbage_listing_requests)
         if any(number < 1 for number in self.garbage_listing_requests):
             raise ValueError("garbage_listing_requests are 1-based listing request numbers")
+        if min(self.status_flow_every, self.status_flow_per_burst, self.status_flow_minutes) < 0:
+            raise ValueError("status_flow_every, _per_burst and _minutes must be >= 0")
+        self.extra_fields = dict(self.extra_fields)
 
     @classmethod
     def published_limits(cls, **overrides: Any) -> SandboxFaults:

@@ -50,6 +50,12 @@ from tap_nexudus_jobs.sandbox.faults import (
     SandboxFaults,
     Verdict,
 )
+from tap_nexudus_jobs.sandbox.lifecycle import (
+    FAULT_STATUS_FLOW,
+    add_extra_fields,
+    advance_status_flow,
+    status_flow_due,
+)
 from tap_nexudus_jobs.sandbox.listing import (
     ListingError,
     UpdatedOnIndex,
@@ -94,9 +100,9 @@ class RequestLogEntry:
     status: int = 0
     finished_at: float | None = None
     #: The fault injected into this request ("limit", "throttle", "error", "reset",
-    #: "scripted", "garbage", "token-expired", "changes", "bulk-update"), or None. A
-    #: listing request that saw several is logged as the last: changes, then a bulk
-    #: update, then a garbage page.
+    #: "scripted", "garbage", "token-expired", "changes", "bulk-update",
+    #: "status-flow"), or None. A listing request that saw several is logged as the last:
+    #: changes, then a bulk update, then a status flow, then a garbage page.
     fault: str | None = None
     #: 1-based number of this request among all the sandbox received (fault numbering).
     number: int = 0
@@ -345,6 +351,10 @@ class _Handler(BaseHTTPRequestHandler):
             entry.fault = FAULT_CHANGES
         if faults.bulk_update_due(count) and sandbox._bulk_update(faults):
             entry.fault = FAULT_BULK_UPDATE
+        if status_flow_due(faults, count) and any(
+            advance_status_flow(sandbox, faults, count).values()
+        ):
+            entry.fault = FAULT_STATUS_FLOW
         callback = sandbox.on_listing_request
         if callback is not None:
             callback(count)  # before the page is computed, so it can move data under a sync
@@ -365,6 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
             envelope = list_jobs_indexed(
                 sandbox.jobs, query, sandbox._updated_index, tie_seed=tie_seed
             )
+        add_extra_fields(envelope["Records"], faults)
         return Response.json(200, envelope)
 
     def _get_one(self, raw_id: str) -> Response:
@@ -378,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
             rendered = render_job(job) if job is not None else None
         if rendered is None:
             return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
+        add_extra_fields([rendered], sandbox.faults)
         return Response.json(200, rendered)
 
     def _not_allowed(self) -> Response:
@@ -579,10 +591,13 @@ class NexudusSandbox:
                     )
             self._updated_index.moved(touched)
 
-    def add_jobs(self, count: int, at: datetime | None = None) -> list[int]:
+    def add_jobs(
+        self, count: int, at: datetime | None = None, status: str | None = None
+    ) -> list[int]:
         """Create ``count`` jobs created and updated at ``at``; return their Ids.
 
-        ``at`` as in :meth:`touch` (default :meth:`record_now`).
+        ``at`` as in :meth:`touch` (default :meth:`record_now`); ``status`` gives them all
+        that Status (default: drawn like generated jobs').
         """
         when = _utc_seconds(at) if at is not None else self.record_now()
         added: list[int] = []
@@ -591,7 +606,7 @@ class NexudusSandbox:
                 job_id = self._next_id
                 self._next_id += 1
                 rng = seeded_rng(f"{self.seed}:add:{job_id}")
-                self.jobs[job_id] = make_job(rng, job_id, when, when)
+                self.jobs[job_id] = make_job(rng, job_id, when, when, status=status)
                 added.append(job_id)
             self._updated_index.added([self.jobs[job_id] for job_id in added])
         return added
