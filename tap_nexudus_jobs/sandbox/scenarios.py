@@ -42,6 +42,19 @@ class FaultScenario:
         return replace(self, faults=replace(self.faults, record_clock_offset_hours=hours))
 
 
+#: Latency, throttling, 5xx, resets, drift, token expiry and dir 0/1 at once.
+COMBINED_FAULTS = SandboxFaults(
+    latency_ms=20,
+    throttle_rate=0.05,
+    error_rate=0.05,
+    reset_rate=0.05,
+    changes_every=3,
+    changes_per_burst=2,
+    token_max_uses=4,
+    dir_convention="0/1",
+    seed=7,
+)
+
 SCENARIOS: tuple[FaultScenario, ...] = (
     FaultScenario("none", "no fault (baseline)", SandboxFaults()),
     FaultScenario("latency", "50 ms latency on every request", SandboxFaults(latency_ms=50)),
@@ -86,17 +99,7 @@ SCENARIOS: tuple[FaultScenario, ...] = (
     FaultScenario(
         "combined",
         "latency 20 ms, 5% 409, 5% 5xx, 5% resets, drift, token expiry, dir 0/1",
-        SandboxFaults(
-            latency_ms=20,
-            throttle_rate=0.05,
-            error_rate=0.05,
-            reset_rate=0.05,
-            changes_every=3,
-            changes_per_burst=2,
-            token_max_uses=4,
-            dir_convention="0/1",
-            seed=7,
-        ),
+        COMBINED_FAULTS,
         password_grant=True,
         expect_throttling=True,
     ),
@@ -129,15 +132,8 @@ SCENARIOS: tuple[FaultScenario, ...] = (
         "all-at-once",
         "combined, plus tie shuffle, to-instant, Date 7 h ahead, 150-job bulk updates "
         "before listing request 3 and every 6th after",
-        SandboxFaults(
-            latency_ms=20,
-            throttle_rate=0.05,
-            error_rate=0.05,
-            reset_rate=0.05,
-            changes_every=3,
-            changes_per_burst=2,
-            token_max_uses=4,
-            dir_convention="0/1",
+        replace(
+            COMBINED_FAULTS,
             shuffle_ties=True,
             to_filter="instant",
             date_header="wrong",
