@@ -178,6 +178,14 @@ BAD_VALUES: dict[str, tuple[dict[str, str], str]] = {
     ),
     "requests_per_hour": ({"REQUESTS_PER_HOUR": "1e4"}, "Setting 'requests_per_hour'"),
     "request_timeout": ({"REQUEST_TIMEOUT": "1m"}, "Setting 'request_timeout'"),
+    "max_requests_per_run": (
+        {"MAX_REQUESTS_PER_RUN": "plenty"},
+        "Setting 'max_requests_per_run' is not a whole number",
+    ),
+    "result_data_skip_statuses": (
+        {"RESULT_DATA_SKIP_STATUSES": "Queued,Running"},
+        "Setting 'result_data_skip_statuses' is not a JSON array",
+    ),
     "stream_maps": ({"STREAM_MAPS": "{bad"}, "Setting 'stream_maps' is not a JSON object"),
     "stream_map_config": ({"STREAM_MAP_CONFIG": "[]"}, "Setting 'stream_map_config'"),
     "faker_config": ({"FAKER_CONFIG": '{"seed": '}, "Setting 'faker_config'"),

@@ -37,7 +37,14 @@ def test_overlapping_get_ones_replace_a_used_up_token_once(caplog) -> None:
     caplog.set_level(logging.INFO)
     faults = SandboxFaults(latency_ms=200, token_max_uses=7)
     with NexudusSandbox(records=90, seed=21, faults=faults) as sandbox:
-        config = login_config(sandbox.url, page_size=30, include_result_data=True, **FAST)
+        # A get-one for every job, Queued and Running ones too: 90 overlapping requests.
+        config = login_config(
+            sandbox.url,
+            page_size=30,
+            include_result_data=True,
+            result_data_skip_statuses=[],
+            **FAST,
+        )
         run = run_tap(config)
         uses = sandbox.tokens.uses_per_access_token()
         grants = token_requests(sandbox)
