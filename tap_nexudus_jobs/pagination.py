@@ -194,7 +194,6 @@ class ListingWalk:
         self._hold: datetime | None = None
         self._overlap_records = 0
         self._overlap_pages = 0
-        self.requests = 0
         self.total_items: int | None = None
         self.total_pages: int | None = None
 
@@ -203,20 +202,20 @@ class ListingWalk:
         first = self._first_page()
         self.total_items = first.envelope.total_items
         self.total_pages = first.envelope.total_pages
-        try:
-            yield from self._reanchoring_walk(first, self._start)
-            yield from self._reread_closed_windows()
-        except _DescendingBeforeProven:
-            # Every UpdatedOn listed until now was one value, so `dir` was a guess, and a
-            # later page showed it wrong: walk again with the other value. Re-reads are not
-            # emitted twice and the bookmark never goes back; the probe, read in the wrong
-            # order, bounds nothing.
-            self._direction = ASCENDING_DIR_CANDIDATES[1]
-            self._direction_proven = True
-            self._probe, self._stop_after = None, None
-            first = self._fetch(PageRequest(ListingWindow(self._start), 1, self._direction))
-            yield from self._reanchoring_walk(first, self._start)
-            yield from self._reread_closed_windows()
+        while True:
+            try:
+                yield from self._reanchoring_walk(first, self._start)
+                yield from self._reread_closed_windows()
+                return
+            except _DescendingBeforeProven:
+                # Every UpdatedOn listed until now was one value, so `dir` was a guess, and
+                # a later page showed it wrong: walk again with the other value. Re-reads
+                # are not emitted twice and the bookmark never goes back; the probe, read
+                # in the wrong order, bounds nothing. Once proven, this cannot happen again.
+                self._direction = ASCENDING_DIR_CANDIDATES[1]
+                self._direction_proven = True
+                self._probe, self._stop_after = None, None
+                first = self._fetch(PageRequest(ListingWindow(self._start), 1, self._direction))
 
     # -- the three ways of reading ---------------------------------------------------
 
@@ -351,7 +350,7 @@ class ListingWalk:
                         # Jobs left the window (or it changed): re-read from a fresh query.
                         floor = _minute(tie_value) if tie_value else floor
                         break
-                    first_stamp = _stamps(records)[0] if _stamps(records) else None
+                    first_stamp = next(iter(_stamps(records)), None)
                     if (
                         tie_value is not None
                         and first_stamp is not None
@@ -487,7 +486,7 @@ class ListingWalk:
         stamps = _stamps(fetched.records)
         if any(a > b for a, b in itertools.pairwise(stamps)):
             return "other"
-        if any(a < b for a, b in itertools.pairwise(stamps)):
+        if _some_pair_ascends(fetched.records, ORDER_BY_UPDATED_ON):
             self._direction_proven = True
             return "ascending"
         # Page 1 cannot tell (one timestamp). With more pages, the last one can.
@@ -501,28 +500,17 @@ class ListingWalk:
         if any(a > b for a, b in itertools.pairwise(later)) or (later and later[-1] < stamps[0]):
             return "other"
         self._direction_proven = _some_pair_ascends(probe.records, ORDER_BY_UPDATED_ON)
-        envelope = probe.envelope
-        self._keep_probe(
-            _Probe(window.start, envelope.total_items, probe.records, envelope.has_next_page),
-            fetched,
-        )
+        self._keep_probe(window.start, probe, fetched)
         return "ascending"
 
     def _probe_last_page(self, fetched: FetchedPage, floor: datetime | None) -> None:
         """Read the last page of the open listing: its newest job bounds the record clock."""
         pages = fetched.envelope.total_pages
         if pages is None or pages < 2:
-            envelope = fetched.envelope
-            self._keep_probe(
-                _Probe(floor, envelope.total_items, fetched.records, envelope.has_next_page),
-                fetched,
-            )
+            self._keep_probe(floor, fetched, fetched)
             return
         probe = self._fetch(PageRequest(ListingWindow(floor), pages, self._direction))
-        envelope = probe.envelope
-        self._keep_probe(
-            _Probe(floor, envelope.total_items, probe.records, envelope.has_next_page), fetched
-        )
+        self._keep_probe(floor, probe, fetched)
 
     def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
         """The last page of the open listing from `start`, where a closed walk would begin.
@@ -541,19 +529,18 @@ class ListingWalk:
                 break
             probe = self._fetch(PageRequest(ListingWindow(start), page, self._direction))
             if probe.records:
-                envelope = probe.envelope
-                self._keep_probe(
-                    _Probe(start, envelope.total_items, probe.records, envelope.has_next_page),
-                    fetched,
-                )
+                self._keep_probe(start, probe, fetched)
                 return
 
-    def _keep_probe(self, probe: _Probe, page: FetchedPage) -> None:
-        """Keep the probe; the first one also bounds the run (see `_stop_after`).
+    def _keep_probe(self, floor: datetime | None, last: FetchedPage, page: FetchedPage) -> None:
+        """Keep `last` (the last page from `floor`) as the probe; the first bounds the run.
 
         The newest job is on the last page of an ascending listing and on page 1 of a
-        descending one, so the bound is the newest of both: right in either order.
+        descending one, so the bound (`_stop_after`) is the newest of `last` and `page`:
+        right in either order.
         """
+        envelope = last.envelope
+        probe = _Probe(floor, envelope.total_items, last.records, envelope.has_next_page)
         self._probe = probe
         stamps = probe.stamps + _stamps(page.records)
         if self._stop_after is None and stamps:
@@ -629,7 +616,6 @@ class ListingWalk:
 
     def _fetch(self, request: PageRequest, *, verify_order: bool = True) -> FetchedPage:
         fetched = self._fetch_raw(request)
-        self.requests += 1
         records = fetched.records
         for index, record in enumerate(records):
             try:
