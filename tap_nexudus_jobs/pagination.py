@@ -453,6 +453,10 @@ class ListingWalk:
             fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
             if self._direction_verdict(fetched, window) != "ascending":
                 continue
+            if not fetched.envelope.has_next_page:
+                # Page 1 is the whole answer: complete whichever way it is sorted, so no
+                # order needs proving before its bookmark counts (nothing else is read).
+                self._direction_proven = True
             unproven = not self._direction_proven and fetched.envelope.has_next_page
             if unproven and not self._ids_ascend(window, direction):
                 continue

@@ -326,3 +326,26 @@ def test_jobs_without_updated_on_listed_first_do_not_end_a_full_sync() -> None:
     emitted = [r for page in listing.pages() for r in page.records]
 
     assert sorted(r["Id"] for r in emitted) == sorted([*range(1, 31), *range(900, 910)])
+
+
+def test_a_one_page_answer_of_one_timestamp_still_moves_the_bookmark() -> None:
+    # An incremental run whose changes all landed in one second: no order can show on
+    # the page, but a page that is the whole answer is complete whichever way it is sorted.
+    stamps = spread(10)
+    stamps.update({n: T0 + timedelta(hours=3) for n in range(11, 36)})
+    fake = FakeListing(stamps, page_size=100)
+    bookmark = (T0 + timedelta(hours=3)).isoformat()
+
+    _, pages = walk(fake, bookmark)
+
+    assert len(fake.requests) == 1
+    assert bookmark_of(pages) == bookmark
+    # All 25 jobs from the bookmark's minute on change in one second (as a bulk edit does).
+    fake.stamps.update({n: T0 + timedelta(hours=5) for n in range(11, 36)})
+    fake.requests.clear()
+
+    emitted, pages = walk(fake, bookmark)
+
+    assert len(fake.requests) == 1
+    assert sorted(r["Id"] for r in emitted) == list(range(11, 36))
+    assert bookmark_of(pages) == (T0 + timedelta(hours=5)).isoformat()
