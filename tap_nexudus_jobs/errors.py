@@ -11,6 +11,14 @@ class SettingsError(NexudusTapError):
     """A setting is missing or invalid; raised before any request is sent."""
 
 
+class StateError(NexudusTapError):
+    """The STATE a run starts from cannot be used; raised before anything is read."""
+
+
+class StalledBookmarkError(NexudusTapError):
+    """The bookmark is later than every job Nexudus lists: nothing after it could load."""
+
+
 class NexudusAuthError(NexudusTapError):
     """Nexudus refused the credentials or the token."""
 

@@ -8,6 +8,7 @@ so that `yesterday`, `ture` or `1,000` are errors rather than guesses.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -45,6 +46,35 @@ FILTER_KEYS: dict[str, type] = {
 }
 CREATED_ON_RANGE_KEYS = ("from_CreatedOn", "to_CreatedOn")
 SECRET_SETTINGS = frozenset({"access_token", "password", "totp"})
+
+
+def unknown_setting_problems(
+    config: t.Mapping[str, t.Any],
+    schema: dict[str, t.Any],
+    environ: t.Mapping[str, str],
+    prefix: str,
+) -> list[str]:
+    """A setting name the tap does not declare, from the config or `<prefix>*` variables.
+
+    A typo (`pagesize`) would otherwise leave the default in force without a word. Under
+    Meltano, every variable with the prefix reaches the tap, and the config holds only
+    declared settings; `<prefix>_...` (a double underscore) are Meltano's own extras.
+    """
+    declared = list(schema.get("properties", {}))
+    problems = [_unknown(name, declared) for name in config if name not in declared]
+    variables = sorted(f"{prefix}{name.upper()}" for name in declared)
+    ours = [v for v in sorted(environ) if v.startswith(prefix) and not v.startswith(f"{prefix}_")]
+    problems += [_unknown(v, variables, source="variable") for v in ours if v not in variables]
+    return problems
+
+
+def _unknown(name: str, declared: list[str], *, source: str = "setting") -> str:
+    squashed = {known.replace("_", "").lower(): known for known in declared}
+    close = difflib.get_close_matches(name.replace("_", "").lower(), squashed, n=1, cutoff=0.7)
+    what = "Unknown setting" if source == "setting" else "Unknown environment variable"
+    if close:
+        return f"{what} '{name}'; did you mean '{squashed[close[0]]}'?"
+    return f"{what} '{name}'; `tap-nexudus-jobs --about` lists the settings"
 
 
 def prepare_settings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from singer_sdk import typing as th
 from singer_sdk.singerlib import RecordMessage
@@ -23,13 +23,21 @@ from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY, DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
 from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
-from tap_nexudus_jobs.pagination import FetchedPage, ListingWalk, PageRequest
+from tap_nexudus_jobs.pagination import (
+    ASCENDING_DIR_CANDIDATES,
+    FetchedPage,
+    ListingWalk,
+    ListingWindow,
+    PageRequest,
+)
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
+from tap_nexudus_jobs.stall import check_reachable, newest_stamp
 from tap_nexudus_jobs.timestamps import (
     FILTER_MINUTE_FORMAT,
     filter_minute,
+    floor_to_minute,
     normalise_timestamp,
     parse_timestamp,
 )
@@ -151,11 +159,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
+            start = self.get_starting_timestamp(context)
             self.listing = ListingWalk(
                 lambda request: self._listing_page(run, request),
                 self._normalise,
-                start=self.get_starting_timestamp(context),
-                lookback_minutes=self.lookback_minutes,
+                start=start,
+                lookback_minutes=self.lookback_minutes if self._is_bookmark(start) else 0,
                 page_size=self.page_size,
                 starting_bookmark=self._starting_bookmark,
                 log=self.logger.info,
@@ -177,6 +186,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 for page in self.listing.pages():
                     wanted = [r for r in page.records if self._after_start_date(r)]
                     if progress.pages == 0:
+                        self._check_bookmark_reachable(run, self.listing.total_items)
                         self._announce(self.listing, progress, full_records, budget)
                     page_bookmark, stopped = page.bookmark, None
                     if full_records is not None:
@@ -261,6 +271,31 @@ class BusinessBackgroundJobsStream(NexudusStream):
         response = run.send(prepared, run.context)
         run.counter.increment()
         return FetchedPage(listing_envelope(response))
+
+    def _check_bookmark_reachable(self, run: _Run, listed: int | None) -> None:
+        """Nothing listed from the bookmark: is it later than every job? (see stall.py)
+
+        The listing's two ends, one job each, hold its newest job in either sort order.
+        """
+        bookmark = self._starting_bookmark
+        if bookmark is None or listed != 0:
+            return
+        whole = ListingWindow(None)
+        direction = ASCENDING_DIR_CANDIDATES[0]
+        first = self._listing_page(run, PageRequest(whole, 1, direction, size=1))
+        total = first.envelope.total_items or 0
+        last = (
+            self._listing_page(run, PageRequest(whole, total, direction, size=1))
+            if total > 1
+            else first
+        )
+        read_from = floor_to_minute(parse_timestamp(bookmark)) - timedelta(
+            minutes=self.lookback_minutes
+        )
+        where = f"STATE bookmarks.{self.name}.replication_key_value"
+        if run.context:
+            where += f" of business {run.context.get('business_id')}"
+        check_reachable(bookmark, read_from, newest_stamp(first.records, last.records), where=where)
 
     def _full_record(self, run: _Run, job_id: int) -> tuple[dict[str, t.Any] | None, float]:
         """Get-one for a job: its full record (None if deleted) and the round-trip time."""
@@ -442,6 +477,11 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if bookmark is None:
             return
         super()._increment_stream_state({self.replication_key: bookmark}, context=context)
+
+    def _is_bookmark(self, start: datetime | None) -> bool:
+        """True when the run resumes from a bookmark: `start_date` itself is exact, no overlap."""
+        start_date = self.config.get("start_date")
+        return start is not None and (not start_date or start != parse_timestamp(start_date))
 
     def _start_date_cutoff(self, bookmark: str | None) -> str | None:
         """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 from functools import cached_property
+from pathlib import PurePath
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -16,7 +18,13 @@ from tap_nexudus_jobs.account import NexudusAccount
 from tap_nexudus_jobs.errors import SettingsError
 from tap_nexudus_jobs.output import BufferedMsgSpecWriter
 from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
-from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS, FILTER_KEYS, prepare_settings
+from tap_nexudus_jobs.settings import (
+    CREATED_ON_RANGE_KEYS,
+    FILTER_KEYS,
+    prepare_settings,
+    unknown_setting_problems,
+)
+from tap_nexudus_jobs.state import checked_state
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 
 FILTER_PROPERTIES = [
@@ -103,10 +111,12 @@ class TapNexudusJobs(Tap):
         th.Property(
             "lookback_minutes",
             th.IntegerType(minimum=0),
-            default=0,
+            default=60,
             title="Lookback minutes",
-            description="Extra overlap re-read before the bookmark, for timezone or clock "
-            "skew on the server. Versions already delivered there are not emitted again.",
+            description="Minutes before the bookmark each run reads again, so that a "
+            "record clock that jumps back (e.g. local time at the end of daylight saving) "
+            "loses nothing. Versions already delivered there are neither fetched nor "
+            "emitted again.",
         ),
         th.Property(
             "filters",
@@ -186,6 +196,26 @@ class TapNexudusJobs(Tap):
         ),
     ).to_dict()
 
+    def __init__(
+        self, *, state: PurePath | str | dict[str, t.Any] | None = None, **kwargs: t.Any
+    ) -> None:
+        # `--state` hands over the file's JSON value: a string there is not a file path
+        # (the SDK would look for a file of that name), nor is a list an empty state.
+        if state is not None and not isinstance(state, dict | PurePath):
+            checked_state(state, stream="", replication_key="", business_ids=None)
+        super().__init__(state=state, **kwargs)
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        # Checked before the SDK echoes it as the run's first STATE message (sync_all).
+        checked = checked_state(
+            state,
+            stream=BusinessBackgroundJobsStream.name,
+            replication_key=str(BusinessBackgroundJobsStream.replication_key),
+            business_ids=self.config.get("business_ids"),
+        )
+        super().load_state(checked)
+
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Replaces the SDK's check, which reports each schema error on its own line plus a
@@ -193,7 +223,8 @@ class TapNexudusJobs(Tap):
         # Runs in Tap.__init__, before any stream reads the config.
         schema = dict(self.config_jsonschema)
         self.append_builtin_config(schema)
-        problems = prepare_settings(self._config, schema)
+        problems = unknown_setting_problems(self._config, schema, os.environ, self._env_var_prefix)
+        problems = problems or prepare_settings(self._config, schema)
         if problems and raise_errors:
             raise SettingsError(problems[0])
         return problems

@@ -34,7 +34,9 @@ def test_second_run_emits_only_changed_jobs(sandbox) -> None:
     assert all(second.versions[job_id] == changed_at.isoformat() for job_id in changed)
     assert {r["Status"] for r in second.records if r["Id"] in changed} == {"Failed"}
     (request,) = [e for e in sandbox.request_log if e.path == LISTING_PATH]
-    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == bookmark_minute.strftime(
+    # From the bookmark's minute less lookback_minutes (its default: 60).
+    read_from = bookmark_minute - timedelta(minutes=60)
+    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == read_from.strftime(
         "%Y-%m-%dT%H:%M"
     )
     assert second.bookmark == changed_at.isoformat()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
+from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config
 
 
@@ -60,7 +61,9 @@ def test_an_unpartitioned_bookmark_seeds_new_partitions_and_says_so(sandbox, cap
     )
 
     assert "Business 1002 has no bookmark of its own yet" in caplog.text
-    # Only the bookmark's minute is re-read, not the business's whole history.
+    # Only the lookback hour before the bookmark is re-read, not the business's history.
     assert len(partitioned.ids) < 20
     (request,) = [e for e in sandbox.request_log if e.path == LISTING_PATH]
-    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == (whole.bookmark or "")[:16]
+    # The inherited bookmark's minute less lookback_minutes (its default: 60).
+    inherited = floor_to_minute(parse_timestamp(whole.bookmark or "")) - timedelta(minutes=60)
+    assert request.query["from_BusinessBackgroundJob_UpdatedOn"] == f"{inherited:%Y-%m-%dT%H:%M}"

@@ -1,0 +1,190 @@
+"""STATE a run starts from: its shape, checked before anything is read or emitted.
+
+The tap writes, per stream (and per business partition, under `partitions`):
+
+    {"bookmarks": {"business_background_jobs": {
+        "replication_key": "UpdatedOn",
+        "replication_key_value": "2026-06-11T18:12:27+00:00",
+        "delivered": {"result_data": false,
+                      "versions": [["2026-06-11T18:12:27+00:00", [100299, 100300]]]},
+        "requests_last_hour": [[1796203680, 1]]}}}
+
+A STATE the tap cannot use (edited by hand, from another tap, or damaged) must stop the
+run with one line naming the key, before the SDK echoes it as the run's first STATE
+message: Meltano would otherwise save a failed run's state as if it were good.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_nexudus_jobs.budget import HOUR_STATE_KEY
+from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY
+from tap_nexudus_jobs.errors import StateError
+from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
+
+if t.TYPE_CHECKING:
+    from collections.abc import Sequence
+
+BOOKMARK_KEY = "replication_key_value"
+# What the SDK itself keeps in a stream's (or partition's) state.
+_SDK_KEYS = frozenset(
+    {
+        "replication_key",
+        BOOKMARK_KEY,
+        "starting_replication_value",
+        "progress_markers",
+        "replication_key_signpost",
+    }
+)
+_PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY}
+_STREAM_KEYS = _SDK_KEYS | {"partitions", DELIVERED_STATE_KEY, HOUR_STATE_KEY}
+# Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
+_TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
+
+
+def checked_state(
+    state: t.Any,
+    *,
+    stream: str,
+    replication_key: str,
+    business_ids: Sequence[int] | None,
+) -> dict[str, t.Any]:
+    """`state` if this tap can resume from it, bookmarks in the tap's UTC form.
+
+    Raises:
+        StateError: one line naming the first key at fault and its value.
+    """
+    if state is None:
+        return {}
+    top = _object(state, "")
+    _known_keys(top, _TOP_KEYS, "")
+    bookmarks = _object(top.get("bookmarks", {}), "bookmarks")
+    for name in bookmarks:
+        if name != stream:
+            _fail(f"bookmarks.{name}", name, f"is not a stream of this tap (only '{stream}')")
+    if stream in bookmarks:
+        _check_stream(bookmarks[stream], f"bookmarks.{stream}", replication_key, business_ids)
+    return top
+
+
+def _check_stream(
+    value: t.Any, key: str, replication_key: str, business_ids: Sequence[int] | None
+) -> None:
+    stream_state = _object(value, key)
+    _known_keys(stream_state, _STREAM_KEYS, key)
+    _check_bookmark(stream_state, key, replication_key)
+    _check_delivered(stream_state, key)
+    _check_hour(stream_state.get(HOUR_STATE_KEY), f"{key}.{HOUR_STATE_KEY}")
+    partitions = stream_state.get("partitions", [])
+    if not isinstance(partitions, list):
+        _fail(f"{key}.partitions", partitions, "is not a list")
+    for index, partition in enumerate(partitions):
+        _check_partition(partition, f"{key}.partitions[{index}]", replication_key, business_ids)
+
+
+def _check_partition(
+    value: t.Any, key: str, replication_key: str, business_ids: Sequence[int] | None
+) -> None:
+    partition = _object(value, key)
+    _known_keys(partition, _PARTITION_KEYS, key)
+    context = _object(partition.get("context"), f"{key}.context")
+    business_id = context.get("business_id")
+    if set(context) != {"business_id"} or type(business_id) is not int:
+        _fail(f"{key}.context", context, 'is not {"business_id": <integer>}')
+    if business_ids is None:
+        _fail(
+            f"{key}.context",
+            context,
+            "is a business partition, but setting 'business_ids' is not set",
+        )
+    if business_id not in business_ids:
+        listed = ", ".join(str(b) for b in business_ids)
+        _fail(f"{key}.context", context, f"names a business not in 'business_ids' ({listed})")
+    _check_bookmark(partition, key, replication_key)
+    _check_delivered(partition, key)
+
+
+def _check_bookmark(holder: dict[str, t.Any], key: str, replication_key: str) -> None:
+    """The bookmark must be a date-time of `replication_key`; rewritten in the tap's form."""
+    named = holder.get("replication_key")
+    if named is not None and named != replication_key:
+        _fail(f"{key}.replication_key", named, f"is not '{replication_key}'")
+    value = holder.get(BOOKMARK_KEY)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        _fail(f"{key}.{BOOKMARK_KEY}", value, "is not an ISO 8601 date-time string")
+    try:
+        parsed = parse_setting_date_time(value)
+    except ValueError as exc:
+        _fail(f"{key}.{BOOKMARK_KEY}", value, str(exc))
+    # Without `replication_key` the SDK would ignore the bookmark and re-read everything.
+    holder["replication_key"] = replication_key
+    holder[BOOKMARK_KEY] = to_utc_iso(parsed)
+
+
+def _check_delivered(holder: dict[str, t.Any], key: str) -> None:
+    if DELIVERED_STATE_KEY not in holder:
+        return
+    key = f"{key}.{DELIVERED_STATE_KEY}"
+    delivered = _object(holder[DELIVERED_STATE_KEY], key)
+    _known_keys(delivered, frozenset({"result_data", "versions"}), key)
+    if not isinstance(delivered.get("result_data", False), bool):
+        _fail(f"{key}.result_data", delivered["result_data"], "is not true or false")
+    versions = delivered.get("versions", [])
+    if not isinstance(versions, list):
+        _fail(f"{key}.versions", versions, "is not a list")
+    for index, entry in enumerate(versions):
+        if not _is_version_group(entry):
+            _fail(f"{key}.versions[{index}]", entry, "is not [UpdatedOn, [Id, ...]]")
+
+
+def _is_version_group(entry: t.Any) -> bool:
+    if not (isinstance(entry, list) and len(entry) == 2):
+        return False
+    stamp, ids = entry
+    if not isinstance(stamp, str) or not isinstance(ids, list):
+        return False
+    try:
+        parse_setting_date_time(stamp)
+    except ValueError:
+        return False
+    return all(type(job_id) is int for job_id in ids)
+
+
+def _check_hour(value: t.Any, key: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        _fail(key, value, "is not a list of [minute, requests] pairs")
+    for index, entry in enumerate(value):
+        pair = isinstance(entry, list) and len(entry) == 2
+        if not pair or not all(type(part) is int and part >= 0 for part in entry):
+            _fail(f"{key}[{index}]", entry, "is not [minute epoch seconds, requests]")
+
+
+def _object(value: t.Any, key: str) -> dict[str, t.Any]:
+    if not isinstance(value, dict):
+        _fail(key, value, "is not a JSON object")
+    return value
+
+
+def _known_keys(holder: dict[str, t.Any], known: frozenset[str], key: str) -> None:
+    for name in holder:
+        if name not in known:
+            where = f"{key}.{name}" if key else name
+            _fail(where, holder[name], "is not a key this tap writes")
+
+
+def _fail(key: str, value: t.Any, problem: str) -> t.NoReturn:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = f"{shown[:77]}..."
+    where = f"State key '{key}'" if key else "The state"
+    msg = (
+        f"{where} {problem}: {shown}; nothing was read and the saved state is unchanged: "
+        "fix it, or clear it (`meltano state clear STATE_ID`; a bare tap: no --state) to "
+        "read from start_date again"
+    )
+    raise StateError(msg)

@@ -1,0 +1,186 @@
+"""Bad state and unknown setting names through `meltano run`, as a scheduler runs the tap.
+
+Meltano rewrites nothing here, but it does save whatever STATE a failed run emitted
+("Incremental state has been updated"): so besides the one line and the exit code, the
+state Meltano holds must be exactly what it was before the failed run.
+
+The project is a copy of this repository's meltano.yml and plugins/ in tmp_path, using the
+plugin venvs `make meltano-install` made (symlinked), its own system database, and
+target-jsonl; the sandbox stands in for Nexudus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.meltano_runs import ENVIRONMENT, ROOT, check_plugins_installed, find_meltano
+
+pytestmark = pytest.mark.meltano
+
+LOADER = "target-jsonl"
+STATE_ID = f"{ENVIRONMENT}:tap-nexudus-jobs-to-{LOADER}:bad-input"
+STREAM = "business_background_jobs"
+
+
+@dataclass
+class Project:
+    path: Path
+    env: dict[str, str]
+    meltano: Path
+
+    def cmd(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.meltano), *args],
+            cwd=self.path,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def run(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.cmd(
+            "run",
+            "--no-install",
+            "--state-id-suffix=bad-input",
+            "tap-nexudus-jobs",
+            LOADER,
+            env=env,
+        )
+
+    def state(self) -> t.Any:
+        got = self.cmd("state", "get", STATE_ID)
+        assert got.returncode == 0, got.stderr
+        return json.loads(got.stdout)
+
+    def set_state(self, singer_state: t.Any) -> None:
+        body = json.dumps({"singer_state": singer_state})
+        done = self.cmd("state", "set", "--force", STATE_ID, body)
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Project]:
+    check_plugins_installed(LOADER)
+    path = tmp_path_factory.mktemp("bad-input")
+    shutil.copy(ROOT / "meltano.yml", path / "meltano.yml")
+    shutil.copytree(ROOT / "plugins", path / "plugins")
+    for kind in ("extractors", "loaders"):
+        (path / ".meltano").mkdir(exist_ok=True)
+        (path / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_NEXUDUS_", "MELTANO_"))}
+    with NexudusSandbox(records=120, seed=5) as sandbox:
+        env.update(
+            {
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "MELTANO_DATABASE_URI": f"sqlite:///{path / 'system.db'}",
+                "TAP_NEXUDUS_JOBS_API_URL": sandbox.url,
+                "TARGET_JSONL_DESTINATION_PATH": str(path / "output"),
+            }
+        )
+        (path / "output").mkdir()
+        yield Project(path, env, find_meltano())
+
+
+def tap_errors(result: subprocess.CompletedProcess[str]) -> list[str]:
+    output = result.stdout + result.stderr
+    return [line for line in output.splitlines() if "tap-nexudus-jobs: error:" in line]
+
+
+@pytest.mark.parametrize(
+    ("state", "named"),
+    [
+        ("garbage", "The state is not a JSON object: 'garbage'"),
+        (
+            {"bookmarks": {STREAM: {"replication_key_value": "not-a-date"}}},
+            f"State key 'bookmarks.{STREAM}.replication_key_value' is not an ISO 8601",
+        ),
+        (
+            {"bookmarks": {STREAM: {"partitions": [{"context": {"business_id": 9}}]}}},
+            "partitions[0].context' is a business partition, but setting 'business_ids'",
+        ),
+    ],
+    ids=["string", "not-a-date", "unknown-partition"],
+)
+def test_meltano_keeps_the_state_a_run_could_not_use(
+    project: Project, state: t.Any, named: str
+) -> None:
+    project.set_state(state)
+
+    result = project.run()
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert named in line
+    assert "Traceback" not in result.stdout + result.stderr
+    assert project.state() == {"singer_state": state}
+
+
+def test_an_unreachable_bookmark_fails_the_run_and_stays(project: Project) -> None:
+    project.set_state({"bookmarks": {STREAM: {"replication_key_value": "9999-12-31T00:00:00Z"}}})
+
+    result = project.run()
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert "The bookmark 9999-12-31T00:00:00+00:00" in line
+    # The SDK echoes the starting state (in the tap's form) before reading: the same bookmark.
+    saved = project.state()["singer_state"]["bookmarks"][STREAM]
+    assert saved["replication_key_value"] == "9999-12-31T00:00:00+00:00"
+
+
+def test_an_unknown_setting_in_meltano_yml_is_named(project: Project) -> None:
+    meltano_yml = project.path / "meltano.yml"
+    original = meltano_yml.read_text(encoding="utf-8")
+    typo = original.replace("          page_size: 200\n", "          pagesize: 200\n", 1)
+    assert typo != original
+    meltano_yml.write_text(typo, encoding="utf-8")
+    try:
+        result = project.run()
+    finally:
+        meltano_yml.write_text(original, encoding="utf-8")
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert line.endswith("Unknown setting 'pagesize'; did you mean 'page_size'?")
+
+
+def test_an_unknown_setting_variable_is_named(project: Project) -> None:
+    result = project.run(env={"TAP_NEXUDUS_JOBS_LOOKBACK_MINUTE": "60"})
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert line.endswith(
+        "Unknown environment variable 'TAP_NEXUDUS_JOBS_LOOKBACK_MINUTE'; "
+        "did you mean 'TAP_NEXUDUS_JOBS_LOOKBACK_MINUTES'?"
+    )
+
+
+def test_a_good_run_after_a_reset_loads_every_job(project: Project) -> None:
+    """The way out the error lines give: clear the state, and the next run reads it all."""
+    project.set_state({"bookmarks": {STREAM: {"replication_key_value": "9999-12-31T00:00:00Z"}}})
+    cleared = project.cmd("state", "clear", "--force", STATE_ID)
+    assert cleared.returncode == 0, cleared.stderr
+    output = project.path / "output"
+    shutil.rmtree(output)
+    output.mkdir()
+
+    result = project.run()
+
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (written,) = output.glob(f"{STREAM}*.jsonl")
+    rows = written.read_text(encoding="utf-8").splitlines()
+    assert len({json.loads(row)["Id"] for row in rows}) == 120
