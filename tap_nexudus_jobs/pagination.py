@@ -77,6 +77,8 @@ class PageRequest:
     direction: int
     order_by: str = ORDER_BY_UPDATED_ON
     size: int | None = None  # None: the configured page_size
+    # False: without the business and `filters` settings (the whole account's listing).
+    filtered: bool = True
 
 
 @dataclass(frozen=True)

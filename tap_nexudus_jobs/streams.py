@@ -276,16 +276,18 @@ class BusinessBackgroundJobsStream(NexudusStream):
         """Nothing listed from the bookmark: is it later than every job? (see stall.py)
 
         The listing's two ends, one job each, hold its newest job in either sort order.
+        Unfiltered: a job can leave a filtered listing (a `Status` filter) and take the
+        bookmark's job with it, but no job leaves the account's listing by changing.
         """
         bookmark = self._starting_bookmark
         if bookmark is None or listed != 0:
             return
         whole = ListingWindow(None)
         direction = ASCENDING_DIR_CANDIDATES[0]
-        first = self._listing_page(run, PageRequest(whole, 1, direction, size=1))
+        first = self._listing_page(run, PageRequest(whole, 1, direction, size=1, filtered=False))
         total = first.envelope.total_items or 0
         last = (
-            self._listing_page(run, PageRequest(whole, total, direction, size=1))
+            self._listing_page(run, PageRequest(whole, total, direction, size=1, filtered=False))
             if total > 1
             else first
         )
@@ -407,6 +409,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             params[f"from_{ENTITY}_UpdatedOn"] = request.window.start.strftime(FILTER_MINUTE_FORMAT)
         if request.window.end is not None:
             params[f"to_{ENTITY}_UpdatedOn"] = request.window.end.strftime(FILTER_MINUTE_FORMAT)
+        if not request.filtered:
+            return params
         if context and "business_id" in context:
             params[f"{ENTITY}_Business"] = context["business_id"]
         for key, value in (self.config.get("filters") or {}).items():

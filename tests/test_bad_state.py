@@ -241,3 +241,22 @@ def test_meltanos_own_variables_are_accepted(
     result = run_cli(sandbox_config(sandbox), tmp_path)
 
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_job_leaving_a_status_filter_is_not_a_stall(
+    sandbox: NexudusSandbox, tmp_path: Path
+) -> None:
+    """The bookmark's job changed status: the filtered listing lost it, the account did not."""
+    versions = sandbox.current_versions()
+    newest_id = max(versions, key=lambda job_id: (versions[job_id], job_id))
+    sandbox.touch([newest_id], status="Failed")  # now the newest job, and a Failed one
+    first = run_with_state(sandbox, tmp_path, {}, filters={"Status": "Failed"})
+    saved = [m["value"] for m in messages(first) if m["type"] == "STATE"][-1]
+    sandbox.touch([newest_id], status="Completed")
+
+    second = run_with_state(sandbox, tmp_path, saved, filters={"Status": "Failed"})
+
+    assert second.exit_code == 0, second.stderr
+    # The two ends were read without the filter: the account's listing, not the filtered one.
+    probes = [e.query for e in sandbox.log_snapshot() if e.query.get("size") == "1"]
+    assert probes and all("BusinessBackgroundJob_Status" not in q for q in probes)
