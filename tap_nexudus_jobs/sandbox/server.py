@@ -672,11 +672,11 @@ class NexudusSandbox:
     ) -> dict[str, Any]:
         """The listing envelope for ``params``, as the listing route computes it.
 
-        No request-level faults, counting or callbacks; ``dir_convention`` and
-        ``to_filter`` apply, and with ``shuffle_ties`` ties take the order listing request
-        ``listing_number`` would show (None: ordered by Id). ``indexed=False`` forces the
-        general path, so tests can check both give the same answer. Raises ListingError
-        for a bad query.
+        No request-level faults, counting or callbacks; ``dir_convention``,
+        ``to_filter`` and ``timestamp_format`` apply, and with ``shuffle_ties`` ties take
+        the order listing request ``listing_number`` would show (None: ordered by Id).
+        ``indexed=False`` forces the general path, so tests can check both give the same
+        answer. Raises ListingError for a bad query.
         """
         faults = self.faults
         query = parse_listing_query(
@@ -688,8 +688,13 @@ class NexudusSandbox:
         tie_seed = _tie_seed(faults, listing_number) if listing_number is not None else None
         with self.lock:
             if indexed:
-                return list_jobs_indexed(self.jobs, query, self._updated_index, tie_seed=tie_seed)
-            return list_jobs(self.jobs.values(), query, tie_seed=tie_seed)
+                envelope = list_jobs_indexed(
+                    self.jobs, query, self._updated_index, tie_seed=tie_seed
+                )
+            else:
+                envelope = list_jobs(self.jobs.values(), query, tie_seed=tie_seed)
+        restyle_timestamps(envelope["Records"], faults.timestamp_format)
+        return envelope
 
     def _change_random_jobs(self, faults: SandboxFaults) -> bool:
         """Touch ``changes_per_burst`` seeded-random jobs now; True if any were touched."""
