@@ -8,6 +8,10 @@ requests it made, what it emitted, and which jobs the runs so far still owe.
 
 The tap is passed in as ``sync(state) -> (records, final_state)``, so this module stays
 free of the tap (tests run it in-process; a benchmark may run it any way it likes).
+
+The daylight saving schedules (``LONDON_SUMMER``/``LONDON_WINTER``, :func:`runs_across`,
+:func:`runs_crossing`) are shared by tests/test_record_clock_jumps.py and
+benchmarks/clock_jumps.py, so the benchmark measures exactly what the tests assert.
 """
 
 from __future__ import annotations
@@ -174,3 +178,64 @@ def play_schedule(
 def quiet(faults: SandboxFaults) -> SandboxFaults:
     """``faults`` with nothing changing jobs mid-run (a final catch-up run)."""
     return replace(faults.without_data_changes(), status_flow_every=0, status_flow_per_burst=0)
+
+
+#: The end of summer time in the EU (01:00 UTC) and its start the next spring.
+FALL_BACK = datetime(2026, 10, 25, 1, 0, tzinfo=timezone.utc)
+SPRING_FORWARD = datetime(2027, 3, 28, 1, 0, tzinfo=timezone.utc)
+#: A London business whose UpdatedOn is local time stamped Z: BST (UTC+1) until the
+#: fall-back, then GMT; in winter GMT until the spring-forward, then BST.
+LONDON_SUMMER = SandboxFaults(
+    record_clock_offset_hours=1,
+    record_clock_jump_at=FALL_BACK,
+    record_clock_jump_minutes=-60,
+    seed=21,
+)
+LONDON_WINTER = SandboxFaults(
+    record_clock_jump_at=SPRING_FORWARD, record_clock_jump_minutes=60, seed=22
+)
+
+
+def minutes_from(base: datetime, *offsets: float) -> list[datetime]:
+    """``base`` plus each of ``offsets`` minutes."""
+    return [base + timedelta(minutes=m) for m in offsets]
+
+
+def changing(faults: SandboxFaults, every: int = 2, per_burst: int = 3) -> SandboxFaults:
+    """``faults`` with ``per_burst`` jobs changing before every ``every``-th listing request."""
+    return replace(faults, changes_every=every, changes_per_burst=per_burst)
+
+
+def runs_across(
+    faults: SandboxFaults, starts: Sequence[datetime], updates: int = 40
+) -> list[ScheduledRun]:
+    """A full run, incremental runs with ``updates`` jobs changing between them and a few
+    during them, then a quiet run whose read is final (so nothing may stay owed)."""
+    runs = [ScheduledRun(starts[0], faults=changing(faults))]
+    runs += [ScheduledRun(at, updates_before=updates) for at in starts[1:-1]]
+    runs.append(ScheduledRun(starts[-1], updates_before=updates, faults=quiet(faults)))
+    return runs
+
+
+def runs_crossing(faults: SandboxFaults, jump: datetime) -> list[ScheduledRun]:
+    """Runs at -80 and -40 min, one starting 10 s before ``jump`` that reads 1,200
+    changed jobs (two pages or more, the clock moving per request) while jobs change
+    before each of its requests, then runs at +30, +70 and +110 min."""
+    starts = [*minutes_from(jump, -80, -40), jump - timedelta(seconds=10)]
+    runs = runs_across(faults, [*starts, *minutes_from(jump, 30, 70, 110)])
+    runs[2] = replace(runs[2], updates_before=1_200, faults=changing(faults, 1, 5))
+    runs[3] = replace(runs[3], faults=changing(faults))
+    return runs
+
+
+def daylight_saving_schedules() -> dict[str, list[ScheduledRun]]:
+    """The four sequences the tests run: each jump between two runs and inside one."""
+    every_40 = (-80, -40, -10, 30, 70, 110)
+    return {
+        "fall-back between runs": runs_across(LONDON_SUMMER, minutes_from(FALL_BACK, *every_40)),
+        "fall-back during a run": runs_crossing(LONDON_SUMMER, FALL_BACK),
+        "spring-forward between runs": runs_across(
+            LONDON_WINTER, minutes_from(SPRING_FORWARD, *every_40)
+        ),
+        "spring-forward during a run": runs_crossing(LONDON_WINTER, SPRING_FORWARD),
+    }
