@@ -157,7 +157,7 @@ class SandboxFaults:
     #: inject), the record clock is ``record_clock_jump_minutes`` further ahead (negative:
     #: behind). Daylight saving time at a business whose local time is stamped ``Z``:
     #: offset 1 h and a jump of -60 at the end of summer time (fall-back), a jump of +60
-    #: in spring. Both or neither.
+    #: in spring. Both or neither. An ISO 8601 string with ``Z`` or an offset is accepted.
     record_clock_jump_at: datetime | None = None
     record_clock_jump_minutes: int = 0
     #: How UpdatedOn/CreatedOn are written in the listing and get-one (one of
@@ -256,6 +256,13 @@ class SandboxFaults:
         self.extra_fields = dict(self.extra_fields)
 
     def _check_record_clock_jump(self) -> None:
+        raw: object = self.record_clock_jump_at
+        if isinstance(raw, str):
+            # Faults given as JSON (benchmarks/sandbox_proc.py) name the instant in ISO 8601.
+            try:
+                self.record_clock_jump_at = datetime.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(f"record_clock_jump_at {raw!r} is not ISO 8601") from None
         at, minutes = self.record_clock_jump_at, self.record_clock_jump_minutes
         if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
             raise ValueError("record_clock_jump_at must be an aware datetime (true UTC)")

@@ -797,6 +797,20 @@ def test_new_knobs_reject_bad_values(bad: dict[str, Any]) -> None:
         SandboxFaults(**bad)
 
 
+def test_record_clock_jump_at_may_be_given_as_iso_text() -> None:
+    # For faults given as JSON (benchmarks/sandbox_proc.py).
+    faults = SandboxFaults(
+        record_clock_jump_at="2026-10-25T01:00:00Z",  # type: ignore[arg-type]
+        record_clock_jump_minutes=-60,
+    )
+    assert faults.record_clock_jump_at == FALL_BACK
+    with pytest.raises(ValueError, match="not ISO 8601"):
+        SandboxFaults(
+            record_clock_jump_at="soon",  # type: ignore[arg-type]
+            record_clock_jump_minutes=-60,
+        )
+
+
 def clocked(records: int = 30, **faults: Any) -> tuple[NexudusSandbox, SimulatedClock]:
     clock = SimulatedClock(FALL_BACK - timedelta(minutes=30))
     return NexudusSandbox(
