@@ -16,14 +16,19 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
 from tap_nexudus_jobs.sandbox.data import seeded_rng
 from tap_nexudus_jobs.sandbox.faults import (
     DATE_HEADER_MODES,
     PUBLISHED_LIMITS,
+    RETRY_AFTER_FORMATS,
+    THROTTLE_STATUSES,
+    TIMESTAMP_FORMATS,
     WRONG_DATE_OFFSET,
     SandboxFaults,
 )
@@ -59,6 +64,18 @@ def _status_script(text: str) -> dict[int, int]:
                 f"expected REQUEST:STATUS pairs like 5:500,9:409, got {text!r}"
             ) from exc
     return script
+
+
+def _instant(text: str) -> datetime:
+    """``2026-10-25T01:00:00Z`` -> an aware datetime; an offset is required."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        msg = f"expected a date-time like 2026-10-25T01:00Z: {exc}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs Z or an offset (true UTC is meant)")
+    return value
 
 
 def _probability(text: str) -> float:
@@ -127,6 +144,21 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         help="Retry-After seconds of spontaneous and scripted 409s (default 1)",
     )
     faults.add_argument(
+        "--throttle-status",
+        type=int,
+        choices=list(THROTTLE_STATUSES),
+        default=409,
+        help="status of every throttle answer (limits, --throttle-rate): 409 (documented, "
+        "default) or 429 (seen on a live account)",
+    )
+    faults.add_argument(
+        "--retry-after-format",
+        choices=list(RETRY_AFTER_FORMATS),
+        default="seconds",
+        help="Retry-After of throttle answers: seconds (default) or an HTTP-date (real time, "
+        "rounded up to a second)",
+    )
+    faults.add_argument(
         "--error-rate",
         type=_probability,
         default=0.0,
@@ -182,6 +214,44 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="H",
         help="stamp UpdatedOn/CreatedOn of changes and new jobs with true UTC + H hours, "
         "still labelled Z (e.g. -5: local time at UTC-5); the Date header stays true UTC",
+    )
+    faults.add_argument(
+        "--record-clock-jump-at",
+        type=_instant,
+        default=None,
+        metavar="ISO",
+        help="from this true-UTC instant (e.g. 2026-10-25T01:00Z) on, the record clock is "
+        "--record-clock-jump-minutes further ahead (a daylight saving change)",
+    )
+    faults.add_argument(
+        "--record-clock-jump-minutes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="minutes the record clock jumps at --record-clock-jump-at: -60 falls back an "
+        "hour, 60 springs forward",
+    )
+    faults.add_argument(
+        "--timestamp-format",
+        choices=list(TIMESTAMP_FORMATS),
+        default="seconds",
+        help="UpdatedOn/CreatedOn as ...:29Z (seconds, default), ...:29.5000024Z (ticks: 7 "
+        "digits like the live API) or ...:29.5000024 (ticks-no-z: a .NET DateTime of "
+        "unspecified kind)",
+    )
+    faults.add_argument(
+        "--purge-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="before listing requests 2, 2+K, 2+2K, ... delete --purge-per-burst random jobs",
+    )
+    faults.add_argument(
+        "--purge-per-burst",
+        type=int,
+        default=0,
+        metavar="M",
+        help="how many jobs each --purge-every burst deletes",
     )
     faults.add_argument(
         "--date-header",
@@ -305,6 +375,8 @@ def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
         limit_window_scale=args.limit_window_scale,
         throttle_rate=args.throttle_rate,
         throttle_retry_after=args.throttle_retry_after,
+        throttle_status=args.throttle_status,
+        retry_after_format=args.retry_after_format,
         error_rate=args.error_rate,
         reset_rate=args.reset_rate,
         scripted_statuses=args.scripted_statuses,
@@ -313,6 +385,11 @@ def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
         changes_every=args.changes_every,
         changes_per_burst=args.changes_per_burst,
         record_clock_offset_hours=args.record_clock_offset_hours,
+        record_clock_jump_at=args.record_clock_jump_at,
+        record_clock_jump_minutes=args.record_clock_jump_minutes,
+        timestamp_format=args.timestamp_format,
+        purge_every=args.purge_every,
+        purge_per_burst=args.purge_per_burst,
         date_header=args.date_header,
         shuffle_ties=args.shuffle_ties,
         to_filter=args.to_filter,
@@ -356,6 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token accepted as access_token (default %(default)s)",
     )
     parser.add_argument("--port-file", type=Path, help="write the base URL here once listening")
+    parser.add_argument(
+        "--clock-start",
+        type=_instant,
+        default=None,
+        metavar="ISO",
+        help="the sandbox's true UTC starts here and runs at real speed (record stamps and "
+        "the Date header follow it), e.g. a minute before --record-clock-jump-at",
+    )
     _add_fault_arguments(parser)
     _add_lifecycle_arguments(parser)
     return parser
@@ -366,6 +451,13 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
+
+
+def clock_from_args(args: argparse.Namespace) -> Clock:
+    """The sandbox's clock: real time, or running from ``--clock-start``."""
+    if args.clock_start is None:
+        return real_clock
+    return SimulatedClock(args.clock_start, running=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -385,6 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
         host=args.host,
         port=args.port,
+        clock=clock_from_args(args),
     )
     if args.touch > 0:
         ids = sorted(sandbox.served_ids())

@@ -124,6 +124,40 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: .NET ticks (100 ns) in a second: the live API writes 7 fractional digits.
+TICKS_PER_SECOND = 10_000_000
+#: Scale of the Id -> fraction curve: Ids near it get fractions near .5.
+_TICK_SCALE = 100_000
+
+
+def id_ticks(job_id: int) -> int:
+    """The sub-second ticks "ticks" timestamps carry for job ``job_id``.
+
+    Never decreasing in Id and below a second, so rendered values sort exactly as the
+    server sorts the whole seconds it stores (ties by Id); the same for every version.
+    """
+    return TICKS_PER_SECOND * job_id // (job_id + _TICK_SCALE)
+
+
+def render_timestamp(seconds_z: str, job_id: int, fmt: str) -> str:
+    """Re-render a ``YYYY-MM-DDTHH:MM:SSZ`` value in ``timestamp_format`` ``fmt``."""
+    if fmt == "seconds":
+        return seconds_z
+    rendered = f"{seconds_z[:19]}.{id_ticks(job_id):07d}"
+    return rendered + "Z" if fmt == "ticks" else rendered
+
+
+def restyle_timestamps(records: list[dict[str, Any]], fmt: str) -> None:
+    """Write UpdatedOn/CreatedOn of rendered jobs in ``timestamp_format`` ``fmt``."""
+    if fmt == "seconds":
+        return
+    for record in records:
+        for name in TIMESTAMP_FIELDS:
+            value = record.get(name)
+            if isinstance(value, str):
+                record[name] = render_timestamp(value, int(record["Id"]), fmt)
+
+
 def render_job(job: Job, *, summary: bool = False) -> dict[str, Any]:
     """Return the JSON-ready form of ``job``; ``summary`` blanks ResultData like the listing."""
     rendered: dict[str, Any] = {name: job.get(name) for name in FIELDS}

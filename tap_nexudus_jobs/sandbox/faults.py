@@ -20,9 +20,11 @@ then, after routing, ``token_max_uses`` (401 on /api/sys calls) and on the listi
 ``changes_every``/``changes_per_burst``, ``bulk_update_*`` and ``garbage_listing_requests``.
 
 Knobs that change what a served answer means rather than whether one is served:
-``record_clock_offset_hours`` (the clock that writes UpdatedOn/CreatedOn), ``date_header``
-(the HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values) and
-``to_filter`` (what a ``to_`` range bound includes).
+``record_clock_offset_hours`` and ``record_clock_jump_*`` (the clock that writes
+UpdatedOn/CreatedOn), ``timestamp_format`` (how those are written), ``date_header`` (the
+HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values), ``to_filter``
+(what a ``to_`` range bound includes), and ``throttle_status``/``retry_after_format``
+(how throttling is answered). ``purge_*`` deletes jobs between listing requests.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS, TO_FILTER_MODES
@@ -42,14 +44,25 @@ from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS, TO_FILTER_MODES
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
 ToFilter = Literal["minute", "instant", "ignored"]
+TimestampFormat = Literal["seconds", "ticks", "ticks-no-z"]
+RetryAfterFormat = Literal["seconds", "http-date"]
 
 DATE_HEADER_MODES: tuple[str, ...] = ("true", "missing", "wrong")
+#: "seconds" ``...:29Z`` (the documented examples), "ticks" ``...:29.5000024Z`` (7
+#: fractional digits, as the live API sends), "ticks-no-z" the same without the ``Z`` (a
+#: .NET DateTime of unspecified kind).
+TIMESTAMP_FORMATS: tuple[str, ...] = ("seconds", "ticks", "ticks-no-z")
+RETRY_AFTER_FORMATS: tuple[str, ...] = ("seconds", "http-date")
+#: 409 is documented; 429 is what a live account was seen to answer.
+THROTTLE_STATUSES: tuple[int, ...] = (409, 429)
 #: What ``date_header="wrong"`` adds to true UTC: a server clock (or a proxy) hours
 #: ahead, so a client that closes its windows at "Date minus a minute" closes them in
 #: the future, past jobs that are still changing.
 WRONG_DATE_OFFSET = timedelta(hours=7)
 #: Real time zones span UTC-12 to UTC+14; a day either way covers any misconfiguration.
 MAX_RECORD_CLOCK_OFFSET_HOURS = 24.0
+#: A jump of a day either way covers any daylight saving change or misconfiguration.
+MAX_RECORD_CLOCK_JUMP_MINUTES = 24 * 60
 
 #: The documented limits: 1 request per 100 ms, 120 per minute and 5,000 per hour.
 PUBLISHED_LIMITS: dict[str, int] = {
@@ -70,6 +83,7 @@ FAULT_GARBAGE = "garbage"
 FAULT_TOKEN_EXPIRED = "token-expired"  # noqa: S105 - a fault name, not a secret
 FAULT_CHANGES = "changes"
 FAULT_BULK_UPDATE = "bulk-update"
+FAULT_PURGE = "purge"
 
 _T = TypeVar("_T")
 
@@ -107,6 +121,13 @@ class SandboxFaults:
     #: Probability of a spontaneous 409 with ``Retry-After: throttle_retry_after``.
     throttle_rate: float = 0.0
     throttle_retry_after: int = 1
+    #: The status of every throttle answer (limits, ``throttle_rate``): 409 as documented,
+    #: or 429 as a live account answered. Scripted 409s and 429s both get Retry-After.
+    throttle_status: int = 409
+    #: ``Retry-After`` as "seconds" (documented) or "http-date": the real-time instant
+    #: the wait ends, rounded up to a whole second (so the wait is that many seconds or up
+    #: to one more). Real time even under an injected clock: the client's wait is real.
+    retry_after_format: RetryAfterFormat = "seconds"
     #: Probability of a 500/502/503 (seeded choice) with a small JSON or HTML body.
     error_rate: float = 0.0
     #: Probability that the connection is closed without any response.
@@ -132,6 +153,17 @@ class SandboxFaults:
     #: ``bulk_update_*``); the ``Date`` header stays true UTC, and range filters compare
     #: against the stored values as they are (the server's own clock space).
     record_clock_offset_hours: float = 0.0
+    #: From this true-UTC instant on (aware datetime; the sandbox's clock, which tests can
+    #: inject), the record clock is ``record_clock_jump_minutes`` further ahead (negative:
+    #: behind). Daylight saving time at a business whose local time is stamped ``Z``:
+    #: offset 1 h and a jump of -60 at the end of summer time (fall-back), a jump of +60
+    #: in spring. Both or neither. An ISO 8601 string with ``Z`` or an offset is accepted.
+    record_clock_jump_at: datetime | None = None
+    record_clock_jump_minutes: int = 0
+    #: How UpdatedOn/CreatedOn are written in the listing and get-one (one of
+    #: ``TIMESTAMP_FORMATS``). Stored values stay whole seconds; "ticks" adds a fraction
+    #: that grows with Id, so rendered values sort exactly as the server sorts.
+    timestamp_format: TimestampFormat = "seconds"
     #: The HTTP ``Date`` response header: "true" (true UTC, as HTTP requires), "missing"
     #: (not sent) or "wrong" (true UTC + ``WRONG_DATE_OFFSET``, i.e. 7 hours ahead).
     date_header: DateHeader = "true"
@@ -165,6 +197,10 @@ class SandboxFaults:
     #: burst b is stamped now + b x this (0: every burst at the real time), so runs
     #: minutes apart can be played back to back.
     status_flow_minutes: int = 0
+    #: Before listing requests 2, 2 + k, 2 + 2k, ... (k = ``purge_every``), delete
+    #: ``purge_per_burst`` seeded-random jobs: jobs purged while a client pages.
+    purge_every: int = 0
+    purge_per_burst: int = 0
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""
@@ -188,6 +224,10 @@ class SandboxFaults:
                 "record_clock_offset_hours must be between "
                 f"-{MAX_RECORD_CLOCK_OFFSET_HOURS:g} and {MAX_RECORD_CLOCK_OFFSET_HOURS:g}"
             )
+        self._check_record_clock_jump()
+        self._check_formats()
+        if min(self.purge_every, self.purge_per_burst) < 0:
+            raise ValueError("purge_every and purge_per_burst must be >= 0")
         if self.date_header not in DATE_HEADER_MODES:
             raise ValueError(f"date_header must be one of {list(DATE_HEADER_MODES)}")
         if self.to_filter not in TO_FILTER_MODES:
@@ -214,6 +254,49 @@ class SandboxFaults:
         if min(self.status_flow_every, self.status_flow_per_burst, self.status_flow_minutes) < 0:
             raise ValueError("status_flow_every, _per_burst and _minutes must be >= 0")
         self.extra_fields = dict(self.extra_fields)
+
+    def _check_record_clock_jump(self) -> None:
+        raw: object = self.record_clock_jump_at
+        if isinstance(raw, str):
+            # Faults given as JSON (benchmarks/sandbox_proc.py) name the instant in ISO 8601.
+            try:
+                self.record_clock_jump_at = datetime.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(f"record_clock_jump_at {raw!r} is not ISO 8601") from None
+        at, minutes = self.record_clock_jump_at, self.record_clock_jump_minutes
+        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
+            raise ValueError("record_clock_jump_at must be an aware datetime (true UTC)")
+        if not isinstance(minutes, int) or abs(minutes) > MAX_RECORD_CLOCK_JUMP_MINUTES:
+            raise ValueError(
+                "record_clock_jump_minutes must be a whole number between "
+                f"-{MAX_RECORD_CLOCK_JUMP_MINUTES} and {MAX_RECORD_CLOCK_JUMP_MINUTES}"
+            )
+        # Half a jump would silently do nothing: say so instead.
+        if (at is None) != (minutes == 0):
+            raise ValueError("record_clock_jump_at and record_clock_jump_minutes go together")
+
+    def _check_formats(self) -> None:
+        if self.timestamp_format not in TIMESTAMP_FORMATS:
+            raise ValueError(f"timestamp_format must be one of {list(TIMESTAMP_FORMATS)}")
+        if self.throttle_status not in THROTTLE_STATUSES:
+            raise ValueError(f"throttle_status must be one of {list(THROTTLE_STATUSES)}")
+        if self.retry_after_format not in RETRY_AFTER_FORMATS:
+            raise ValueError(f"retry_after_format must be one of {list(RETRY_AFTER_FORMATS)}")
+
+    def record_clock_shift(self, now: datetime) -> timedelta:
+        """How far the record clock is from true UTC at true-UTC instant ``now``."""
+        shift = self.record_clock_offset
+        at = self.record_clock_jump_at
+        if at is not None and now >= at:
+            shift += timedelta(minutes=self.record_clock_jump_minutes)
+        return shift
+
+    def purge_due(self, listing_number: int) -> bool:
+        """True when jobs are purged before listing request ``listing_number`` (1-based)."""
+        every = self.purge_every
+        if every <= 0 or self.purge_per_burst <= 0 or listing_number < 2:
+            return False
+        return (listing_number - 2) % every == 0
 
     @classmethod
     def published_limits(cls, **overrides: Any) -> SandboxFaults:
@@ -250,7 +333,8 @@ class SandboxFaults:
     def changes_data(self) -> bool:
         """True when the knobs change jobs by themselves (``changes_*``, ``bulk_update_*``)."""
         drifting = self.changes_every > 0 and self.changes_per_burst > 0
-        return drifting or self.bulk_update_at_listing > 0
+        purging = self.purge_every > 0 and self.purge_per_burst > 0
+        return drifting or purging or self.bulk_update_at_listing > 0
 
     def without_data_changes(self) -> SandboxFaults:
         """These faults with every knob that changes jobs turned off (the rest kept).
@@ -264,6 +348,8 @@ class SandboxFaults:
             bulk_update_at_listing=0,
             bulk_update_jobs=0,
             bulk_update_every=0,
+            purge_every=0,
+            purge_per_burst=0,
         )
 
     @property
@@ -304,6 +390,7 @@ class FaultEngine:
         self._rng = random.Random(0)  # noqa: S311 - deterministic faults, not secrets
         self._changes_rng = random.Random("0:changes")  # noqa: S311
         self._bulk_rng = random.Random("0:bulk")  # noqa: S311
+        self._purge_rng = random.Random("0:purge")  # noqa: S311
         #: Arrival times of budget-consuming requests, per window (100 ms, minute, hour).
         self._windows: tuple[deque[float], deque[float], deque[float]] = (
             deque(),
@@ -325,6 +412,7 @@ class FaultEngine:
         # Changes draw a variable number of values: keep them off the per-request dice.
         self._changes_rng = random.Random(f"{faults.seed}:changes")  # noqa: S311
         self._bulk_rng = random.Random(f"{faults.seed}:bulk")  # noqa: S311
+        self._purge_rng = random.Random(f"{faults.seed}:purge")  # noqa: S311
 
     def admit(self, faults: SandboxFaults) -> Verdict:
         """Number the request and decide its request-level fault (see the module doc)."""
@@ -339,13 +427,15 @@ class FaultEngine:
 
             scripted = faults.scripted_statuses.get(number)
             if scripted is not None:
-                retry_after = faults.throttle_retry_after if scripted == 409 else None
+                throttled = scripted in THROTTLE_STATUSES
+                retry_after = faults.throttle_retry_after if throttled else None
                 return Verdict(number, FAULT_SCRIPTED, scripted, retry_after)
             if throttle_roll < faults.throttle_rate:
-                return Verdict(number, FAULT_THROTTLE, 409, faults.throttle_retry_after)
+                throttle = faults.throttle_status
+                return Verdict(number, FAULT_THROTTLE, throttle, faults.throttle_retry_after)
             wait = self._limit_wait(faults, now)
             if wait is not None:
-                return Verdict(number, FAULT_LIMIT, 409, wait)
+                return Verdict(number, FAULT_LIMIT, faults.throttle_status, wait)
             for window in self._windows:
                 window.append(now)
             if reset_roll < faults.reset_rate:
@@ -388,3 +478,10 @@ class FaultEngine:
             self._reseed_if_needed(faults)
             count = min(faults.bulk_update_jobs, len(population))
             return self._bulk_rng.sample(population, count)
+
+    def pick_purge(self, faults: SandboxFaults, population: Sequence[_T]) -> list[_T]:
+        """``purge_per_burst`` seeded-random members of ``population`` (fewer if small)."""
+        with self._lock:
+            self._reseed_if_needed(faults)
+            count = min(faults.purge_per_burst, len(population))
+            return self._purge_rng.sample(population, count)

@@ -19,7 +19,7 @@ requests meets the same changes.
 from __future__ import annotations
 
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from tap_nexudus_jobs.sandbox.data import seeded_rng
 
@@ -50,7 +50,7 @@ def advance_status_flow(
     rng = seeded_rng(f"{faults.seed}:status-flow:{listing_number}")
     count = faults.status_flow_per_burst
     burst = (listing_number - 2) // max(1, faults.status_flow_every)
-    at = datetime.now(timezone.utc) + timedelta(minutes=burst * faults.status_flow_minutes)
+    at = sandbox.clock() + timedelta(minutes=burst * faults.status_flow_minutes)
     with sandbox.lock:
         by_status: dict[str, list[int]] = {"Running": [], "Queued": []}
         for job_id, job in sandbox.jobs.items():

@@ -7,7 +7,9 @@ lock guards ``jobs``. Fault knobs (``SandboxFaults``) are decided per request by
 
 Two clocks: the HTTP ``Date`` header is true UTC (unless ``date_header`` says otherwise),
 while every UpdatedOn/CreatedOn the sandbox writes by itself comes from
-:meth:`NexudusSandbox.record_now`, true UTC shifted by ``record_clock_offset_hours``.
+:meth:`NexudusSandbox.record_now`, true UTC shifted by ``record_clock_offset_hours`` and,
+from ``record_clock_jump_at`` on, ``record_clock_jump_minutes``. True UTC is the
+sandbox's ``clock`` (real time unless a test injects a :class:`SimulatedClock`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from math import ceil
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tap_nexudus_jobs.sandbox.clock import Clock, real_clock
 from tap_nexudus_jobs.sandbox.data import (
     FINISHED_STATUSES,
     FIRST_ID,
@@ -37,6 +41,8 @@ from tap_nexudus_jobs.sandbox.data import (
     generate_jobs,
     make_job,
     render_job,
+    render_timestamp,
+    restyle_timestamps,
     result_data_for,
     seeded_rng,
 )
@@ -44,7 +50,9 @@ from tap_nexudus_jobs.sandbox.faults import (
     FAULT_BULK_UPDATE,
     FAULT_CHANGES,
     FAULT_GARBAGE,
+    FAULT_PURGE,
     FAULT_TOKEN_EXPIRED,
+    THROTTLE_STATUSES,
     WRONG_DATE_OFFSET,
     FaultEngine,
     SandboxFaults,
@@ -106,6 +114,11 @@ class RequestLogEntry:
     fault: str | None = None
     #: 1-based number of this request among all the sandbox received (fault numbering).
     number: int = 0
+    #: ``time.time()`` (real) when the request line was read, to compare with a
+    #: Retry-After HTTP-date.
+    started_wall: float = 0.0
+    #: The ``Retry-After`` header sent with this answer, if any.
+    retry_after: str | None = None
 
 
 @dataclass
@@ -147,14 +160,26 @@ def date_header_value(mode: str, now: float | None = None) -> str | None:
     return formatdate(instant, usegmt=True)
 
 
-def _fault_response(verdict: Verdict) -> Response:
+def retry_after_value(seconds: int, fmt: str, now: float | None = None) -> str:
+    """``Retry-After`` for a wait of ``seconds``: "seconds" or an HTTP-date (real time).
+
+    The date is rounded up to a whole second, so the client never may come back early.
+    """
+    if fmt == "seconds":
+        return str(seconds)
+    instant = (time.time() if now is None else now) + seconds
+    return formatdate(ceil(instant), usegmt=True)
+
+
+def _fault_response(verdict: Verdict, retry_after_format: str = "seconds") -> Response:
     """The response for a request-level fault (status 0: reset, sent as nothing)."""
     status = verdict.status
     if status == 0:
         return Response(0)
-    if status == 409:
-        # Throttling: empty body, Retry-After in seconds, as the documentation says.
-        return Response(409, b"", {"Retry-After": str(verdict.retry_after or 0)})
+    if status in THROTTLE_STATUSES:
+        # Throttling: empty body and Retry-After, as the documentation says.
+        value = retry_after_value(verdict.retry_after or 0, retry_after_format)
+        return Response(status, b"", {"Retry-After": value})
     if verdict.fault == "error" and status in _HTML_ERRORS:
         return Response(status, _HTML_ERRORS[status], {"Content-Type": HTML_CONTENT_TYPE})
     if verdict.fault == "error":
@@ -250,7 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.log_request(code)
         self.send_response_only(code, message)
         self.send_header("Server", self.version_string())
-        date = date_header_value(self.server.sandbox.faults.date_header)
+        sandbox = self.server.sandbox
+        date = date_header_value(sandbox.faults.date_header, sandbox.clock().timestamp())
         if date is not None:
             self.send_header("Date", date)
 
@@ -265,6 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             started_at=time.monotonic(),
             headers=self._logged_headers(),
+            started_wall=time.time(),
         )
         verdict = sandbox._fault_engine.admit(sandbox.faults)
         entry.number = verdict.number
@@ -278,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
                 traceback.print_exc(file=sys.stderr)
                 response = _message(500, "An error has occurred.")
         entry.status = response.status
+        entry.retry_after = response.headers.get("Retry-After")
         entry.finished_at = time.monotonic()
         # Logged before the bytes go out, so a client that got a reply sees it logged.
         sandbox._record(entry)
@@ -298,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         if verdict.fault is None:
             return None
         entry.fault = verdict.fault
-        return _fault_response(verdict)
+        return _fault_response(verdict, faults.retry_after_format)
 
     def _route(self, entry: RequestLogEntry, body: bytes) -> Response:
         path = entry.path.rstrip("/").lower()  # ASP.NET routes ignore case
@@ -351,6 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
             entry.fault = FAULT_CHANGES
         if faults.bulk_update_due(count) and sandbox._bulk_update(faults):
             entry.fault = FAULT_BULK_UPDATE
+        if faults.purge_due(count) and sandbox._purge_random_jobs(faults):
+            entry.fault = FAULT_PURGE
         if status_flow_due(faults, count) and any(
             advance_status_flow(sandbox, faults, count).values()
         ):
@@ -375,6 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
             envelope = list_jobs_indexed(
                 sandbox.jobs, query, sandbox._updated_index, tie_seed=tie_seed
             )
+        restyle_timestamps(envelope["Records"], faults.timestamp_format)
         add_extra_fields(envelope["Records"], faults)
         return Response.json(200, envelope)
 
@@ -389,6 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
             rendered = render_job(job) if job is not None else None
         if rendered is None:
             return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
+        restyle_timestamps([rendered], sandbox.faults.timestamp_format)
         add_extra_fields([rendered], sandbox.faults)
         return Response.json(200, rendered)
 
@@ -460,8 +492,11 @@ class NexudusSandbox:
         faults: SandboxFaults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Clock = real_clock,
     ) -> None:
         self.records = records
+        #: True UTC for this sandbox: record stamps and the Date header follow it.
+        self.clock = clock
         self.seed = seed
         self.host = host
         self.port = port
@@ -548,17 +583,23 @@ class NexudusSandbox:
             return set(self.jobs)
 
     def record_now(self) -> datetime:
-        """Now on the clock that stamps records: true UTC + the record clock offset, whole s.
+        """Now on the clock that stamps records, whole seconds: true UTC (``clock``) plus
+        the record clock offset, plus the jump once ``record_clock_jump_at`` has passed.
 
         Rendered with ``Z`` like every stored timestamp, however far from UTC it is.
         """
-        now = datetime.now(timezone.utc) + self.faults.record_clock_offset
-        return now.replace(microsecond=0)
+        now = self.clock()
+        return (now + self.faults.record_clock_shift(now)).replace(microsecond=0)
 
     def current_versions(self) -> dict[int, str]:
         """Id -> UpdatedOn as the API renders it, to compare with what a tap emitted."""
         with self.lock:
             return {job_id: format_timestamp(job["UpdatedOn"]) for job_id, job in self.jobs.items()}
+
+    def rendered_versions(self) -> dict[int, str]:
+        """Id -> UpdatedOn as the listing writes it now (``timestamp_format`` applied)."""
+        fmt = self.faults.timestamp_format
+        return {i: render_timestamp(v, i, fmt) for i, v in self.current_versions().items()}
 
     def touch(
         self, ids: Iterable[int], at: datetime | None = None, status: str | None = None
@@ -631,11 +672,11 @@ class NexudusSandbox:
     ) -> dict[str, Any]:
         """The listing envelope for ``params``, as the listing route computes it.
 
-        No request-level faults, counting or callbacks; ``dir_convention`` and
-        ``to_filter`` apply, and with ``shuffle_ties`` ties take the order listing request
-        ``listing_number`` would show (None: ordered by Id). ``indexed=False`` forces the
-        general path, so tests can check both give the same answer. Raises ListingError
-        for a bad query.
+        No request-level faults, counting or callbacks; ``dir_convention``,
+        ``to_filter`` and ``timestamp_format`` apply, and with ``shuffle_ties`` ties take
+        the order listing request ``listing_number`` would show (None: ordered by Id).
+        ``indexed=False`` forces the general path, so tests can check both give the same
+        answer. Raises ListingError for a bad query.
         """
         faults = self.faults
         query = parse_listing_query(
@@ -647,8 +688,13 @@ class NexudusSandbox:
         tie_seed = _tie_seed(faults, listing_number) if listing_number is not None else None
         with self.lock:
             if indexed:
-                return list_jobs_indexed(self.jobs, query, self._updated_index, tie_seed=tie_seed)
-            return list_jobs(self.jobs.values(), query, tie_seed=tie_seed)
+                envelope = list_jobs_indexed(
+                    self.jobs, query, self._updated_index, tie_seed=tie_seed
+                )
+            else:
+                envelope = list_jobs(self.jobs.values(), query, tie_seed=tie_seed)
+        restyle_timestamps(envelope["Records"], faults.timestamp_format)
+        return envelope
 
     def _change_random_jobs(self, faults: SandboxFaults) -> bool:
         """Touch ``changes_per_burst`` seeded-random jobs now; True if any were touched."""
@@ -656,6 +702,13 @@ class NexudusSandbox:
             chosen = self._fault_engine.pick_changes(faults, list(self.jobs))
             if chosen:
                 self.touch(chosen)
+        return bool(chosen)
+
+    def _purge_random_jobs(self, faults: SandboxFaults) -> bool:
+        """Delete ``purge_per_burst`` seeded-random jobs; True if any were deleted."""
+        with self.lock:
+            chosen = self._fault_engine.pick_purge(faults, sorted(self.jobs))
+            self.delete(chosen)
         return bool(chosen)
 
     def _bulk_update(self, faults: SandboxFaults) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,13 @@ import pytest
 import requests
 
 from tap_nexudus_jobs.sandbox import PUBLISHED_LIMITS, NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.__main__ import build_parser, faults_from_args, main
+from tap_nexudus_jobs.sandbox.__main__ import (
+    build_parser,
+    clock_from_args,
+    faults_from_args,
+    main,
+)
+from tap_nexudus_jobs.sandbox.clock import SimulatedClock
 from tap_nexudus_jobs.sandbox.faults import FaultEngine
 
 LISTING = "/api/sys/businessbackgroundjobs"
@@ -764,3 +771,221 @@ def test_cli_rejects_bad_fault_values(argv: list[str], capsys: pytest.CaptureFix
         main(argv)
     assert exited.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+# -- record clock jumps, the injectable clock, live-API variants (issue 13) -------------
+
+FALL_BACK = datetime(2026, 10, 25, 1, 0, tzinfo=timezone.utc)  # end of summer time, EU
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"record_clock_jump_minutes": -60},  # no instant: would never jump
+        {"record_clock_jump_at": FALL_BACK},  # no minutes: would not jump
+        {"record_clock_jump_at": datetime(2026, 10, 25, 1), "record_clock_jump_minutes": -60},
+        {"record_clock_jump_at": FALL_BACK, "record_clock_jump_minutes": 24 * 60 + 1},
+        {"timestamp_format": "millis"},
+        {"throttle_status": 503},
+        {"retry_after_format": "minutes"},
+        {"purge_every": -1},
+        {"purge_per_burst": -2},
+    ],
+)
+def test_new_knobs_reject_bad_values(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        SandboxFaults(**bad)
+
+
+def test_record_clock_jump_at_may_be_given_as_iso_text() -> None:
+    # For faults given as JSON (benchmarks/sandbox_proc.py).
+    faults = SandboxFaults(
+        record_clock_jump_at="2026-10-25T01:00:00Z",  # type: ignore[arg-type]
+        record_clock_jump_minutes=-60,
+    )
+    assert faults.record_clock_jump_at == FALL_BACK
+    with pytest.raises(ValueError, match="not ISO 8601"):
+        SandboxFaults(
+            record_clock_jump_at="soon",  # type: ignore[arg-type]
+            record_clock_jump_minutes=-60,
+        )
+
+
+def clocked(records: int = 30, **faults: Any) -> tuple[NexudusSandbox, SimulatedClock]:
+    clock = SimulatedClock(FALL_BACK - timedelta(minutes=30))
+    return NexudusSandbox(
+        records=records, seed=5, faults=SandboxFaults(**faults), clock=clock
+    ), clock
+
+
+@pytest.mark.parametrize("minutes", [-60, 60, -37])
+def test_record_clock_jumps_at_the_chosen_instant(minutes: int) -> None:
+    # Local summer time stamped Z: an hour ahead of UTC until the jump.
+    sandbox, clock = clocked(
+        record_clock_offset_hours=1,
+        record_clock_jump_at=FALL_BACK,
+        record_clock_jump_minutes=minutes,
+    )
+    first, second, third = sorted(sandbox.served_ids())[:3]
+    with sandbox:
+        sandbox.touch([first])
+        clock.set(FALL_BACK - timedelta(seconds=1))
+        sandbox.touch([second])
+        clock.set(FALL_BACK)
+        sandbox.touch([third])
+        response = get(sandbox, params={"orderBy": "UpdatedOn", "dir": -1, "size": 3})
+    stamps = {r["Id"]: r["UpdatedOn"] for r in response.json()["Records"]}
+
+    assert stamps[first] == "2026-10-25T01:30:00Z"
+    assert stamps[second] == "2026-10-25T01:59:59Z"
+    after = FALL_BACK + timedelta(hours=1, minutes=minutes)
+    assert stamps[third] == after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The Date header is the injected clock's true UTC, untouched by the record clock.
+    assert parsedate_to_datetime(response.headers["Date"]) == FALL_BACK
+
+
+def test_the_changes_knob_and_new_jobs_follow_the_jumped_record_clock() -> None:
+    sandbox, clock = clocked(
+        changes_every=1,
+        changes_per_burst=2,
+        record_clock_jump_at=FALL_BACK,
+        record_clock_jump_minutes=-60,
+    )
+    clock.set(FALL_BACK + timedelta(minutes=5))
+    with sandbox:
+        get(sandbox)
+        (added,) = sandbox.add_jobs(1)
+        records = get(sandbox, params={"orderBy": "UpdatedOn", "dir": -1, "size": 3}).json()
+    expected = "2026-10-25T00:05:00Z"  # 01:05 UTC, an hour behind after the fall-back
+    assert [r["UpdatedOn"] for r in records["Records"]] == [expected] * 3
+    assert added in [r["Id"] for r in records["Records"]]
+
+
+def test_simulated_clock_stands_still_until_moved_and_can_run() -> None:
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    clock = SimulatedClock(start)
+    assert clock() == start
+    assert clock.advance(timedelta(minutes=90)) == start + timedelta(minutes=90)
+    clock.set(start)
+    assert clock() == start
+    running = SimulatedClock(start, running=True)
+    time.sleep(0.02)
+    assert start < running() < start + timedelta(seconds=5)
+    with pytest.raises(ValueError):
+        SimulatedClock(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pattern"),
+    [
+        ("seconds", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+        ("ticks", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z"),
+        ("ticks-no-z", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}"),
+    ],
+)
+def test_timestamp_format_writes_seven_digit_ticks_with_or_without_z(
+    make_sandbox: Factory, fmt: str, pattern: str
+) -> None:
+    sandbox = make_sandbox(records=200, timestamp_format=fmt)
+    listed = listing_json(sandbox, orderBy="UpdatedOn", dir=1, size=200)["Records"]
+    one = get(sandbox, f"{LISTING}/{listed[0]['Id']}").json()
+    whole = sandbox.current_versions()
+
+    for record in [*listed, one]:
+        for name in ("UpdatedOn", "CreatedOn"):
+            assert re.fullmatch(pattern, record[name]), record[name]
+        # Same second as stored, so minute filters mean what they meant.
+        assert record["UpdatedOn"][:19] == whole[record["Id"]][:19]
+    assert one["UpdatedOn"] == sandbox.rendered_versions()[one["Id"]]
+    assert one["UpdatedOn"] == next(r for r in listed if r["Id"] == one["Id"])["UpdatedOn"]
+    # The rendered values sort exactly as the server listed them.
+    stamps = [r["UpdatedOn"] for r in listed]
+    assert stamps == sorted(stamps)
+    if fmt != "seconds":
+        assert len({s[20:27] for s in stamps}) > 50  # not one constant fraction
+
+
+@pytest.mark.parametrize("status", [409, 429])
+def test_throttling_as_429_with_an_http_date_retry_after(
+    make_sandbox: Factory, status: int
+) -> None:
+    sandbox = make_sandbox(
+        throttle_rate=1.0,
+        throttle_retry_after=2,
+        throttle_status=status,
+        retry_after_format="http-date",
+    )
+    before = time.time()
+    response = get(sandbox)
+    assert response.status_code == status and response.content == b""
+    until = parsedate_to_datetime(response.headers["Retry-After"]).timestamp()
+    # Rounded up to a whole second: never earlier than 2 s from the answer.
+    assert before + 2 <= until <= time.time() + 3
+    assert sandbox.log_snapshot()[-1].retry_after == response.headers["Retry-After"]
+
+
+def test_published_limits_and_scripted_429_use_the_throttle_knobs(make_sandbox: Factory) -> None:
+    limited = make_sandbox(limit_per_100ms=1, throttle_status=429)
+    assert statuses(limited, 2) == [200, 429]
+    assert [fault for _, fault in logged(limited)] == [None, "limit"]
+    scripted = make_sandbox(scripted_statuses={1: 429}, throttle_retry_after=1)
+    response = get(scripted)
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "1")
+
+
+def test_purge_deletes_seeded_jobs_before_chosen_listing_requests(make_sandbox: Factory) -> None:
+    knobs = {"purge_every": 2, "purge_per_burst": 3, "seed": 4}
+    sandbox, twin = make_sandbox(records=40, **knobs), make_sandbox(records=40, **knobs)
+    sizes = []
+    for _ in range(5):
+        sizes.append(listing_json(sandbox, size=100)["TotalItems"])
+        listing_json(twin, size=100)
+    assert sizes == [40, 37, 37, 34, 34]  # before requests 2 and 4
+    assert sandbox.served_ids() == twin.served_ids()
+    assert [fault for _, fault in logged(sandbox)] == [None, "purge", None, "purge", None]
+    gone = min(set(range(100001, 100041)) - sandbox.served_ids())
+    assert get(sandbox, f"{LISTING}/{gone}").status_code == 404
+
+
+def test_cli_flags_for_the_new_knobs(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        [
+            "--record-clock-jump-at",
+            "2026-10-25T01:00Z",
+            "--record-clock-jump-minutes",
+            "-60",
+            "--timestamp-format",
+            "ticks-no-z",
+            "--throttle-status",
+            "429",
+            "--retry-after-format",
+            "http-date",
+            "--purge-every",
+            "3",
+            "--purge-per-burst",
+            "2",
+            "--clock-start",
+            "2026-10-25T00:59:00+00:00",
+        ]
+    )
+    assert faults_from_args(args) == SandboxFaults(
+        record_clock_jump_at=FALL_BACK,
+        record_clock_jump_minutes=-60,
+        timestamp_format="ticks-no-z",
+        throttle_status=429,
+        retry_after_format="http-date",
+        purge_every=3,
+        purge_per_burst=2,
+    )
+    clock = clock_from_args(args)
+    assert FALL_BACK - timedelta(minutes=1) <= clock() < FALL_BACK
+    for argv in (
+        ["--record-clock-jump-at", "2026-10-25T01:00"],  # no Z: which clock?
+        ["--record-clock-jump-minutes", "-60"],  # no instant
+        ["--throttle-status", "503"],
+        ["--timestamp-format", "millis"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+        assert "error" in capsys.readouterr().err
