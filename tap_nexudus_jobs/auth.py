@@ -12,6 +12,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 from typing_extensions import override
 
 from tap_nexudus_jobs.errors import NexudusAuthError
+from tap_nexudus_jobs.nexudus_api import TOKEN_PATH
 from tap_nexudus_jobs.retries import raise_if_retriable
 
 if t.TYPE_CHECKING:
@@ -19,7 +20,6 @@ if t.TYPE_CHECKING:
 
     from tap_nexudus_jobs.retries import HttpPolicy
 
-TOKEN_PATH = "/api/token"  # noqa: S105 - a URL path, not a secret
 # What each documented /api/token error code means for the person running the tap.
 TOKEN_ERROR_ADVICE = {
     "invalid_grant": "the username or password is incorrect (or the client_id does not match)",

@@ -39,6 +39,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from tap_nexudus_jobs.errors import NexudusResponseError
+
+# `dir` values for ascending order (1/-1 first, then 0/1): tried in turn, proven by records.
+from tap_nexudus_jobs.nexudus_api import ASCENDING_DIR_CANDIDATES
 from tap_nexudus_jobs.timestamps import floor_to_minute, to_utc_iso
 
 if t.TYPE_CHECKING:
@@ -46,9 +49,6 @@ if t.TYPE_CHECKING:
 
     from tap_nexudus_jobs.envelope import ListingEnvelope
 
-# `dir` values for ascending order: this endpoint's page says 1 (1/-1); another Nexudus
-# page and a .NET client say 0 (0/1). Tried in this order, proven by the records.
-ASCENDING_DIR_CANDIDATES = (1, 0)
 ONE_MINUTE = timedelta(minutes=1)
 ORDER_BY_UPDATED_ON = "UpdatedOn"
 ORDER_BY_ID = "Id"

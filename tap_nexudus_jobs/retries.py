@@ -33,14 +33,13 @@ from tap_nexudus_jobs.errors import (
     NexudusResponseError,
     NexudusTapError,
 )
+from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
 T = t.TypeVar("T")
 
-# Nexudus answers 409 Conflict when throttling ("for legacy reasons"); 429 just in case.
-THROTTLE_STATUSES = frozenset({HTTPStatus.CONFLICT, HTTPStatus.TOO_MANY_REQUESTS})
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
 from tap_nexudus_jobs.budget import budget_setting_problem
+from tap_nexudus_jobs.nexudus_api import EQUALITY_FILTERS
 from tap_nexudus_jobs.timestamps import (
     parse_setting_date_time,
     to_utc_iso,
@@ -28,23 +29,13 @@ _VALIDATOR_WITH_DEFAULTS = extend_validator_with_defaults(DEFAULT_JSONSCHEMA_VAL
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 _JSON_TYPES: dict[str, type] = {"array": list, "object": dict}
 
-# Equality filters of the endpoint, by the suffix after `BusinessBackgroundJob_`,
-# with the type Nexudus documents for each; plus the CreatedOn range filters.
-FILTER_KEYS: dict[str, type] = {
-    "Business": int,
-    "Business_Name": str,
-    "User": int,
-    "User_FullName": str,
-    "User_Email": str,
-    "JobId": str,
-    "Description": str,
-    "Files": str,
-    "Status": str,
-    "ResultData": str,
-    "from_CreatedOn": str,
-    "to_CreatedOn": str,
-}
+# The `filters` setting: the endpoint's equality filters by the suffix after
+# `BusinessBackgroundJob_`, with their documented types, plus the CreatedOn range filters.
 CREATED_ON_RANGE_KEYS = ("from_CreatedOn", "to_CreatedOn")
+FILTER_KEYS: dict[str, type] = {
+    **{suffix: kind for suffix, (_field, kind) in EQUALITY_FILTERS.items()},
+    **dict.fromkeys(CREATED_ON_RANGE_KEYS, str),
+}
 SECRET_SETTINGS = frozenset({"access_token", "password", "totp"})
 
 

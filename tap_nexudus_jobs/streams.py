@@ -23,8 +23,18 @@ from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY, DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
 from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
-from tap_nexudus_jobs.pagination import (
+from tap_nexudus_jobs.nexudus_api import (
     ASCENDING_DIR_CANDIDATES,
+    DIR_PARAM,
+    LISTING_PATH,
+    ORDER_BY_PARAM,
+    PAGE_PARAM,
+    RANGE_FILTER_FORMAT,
+    SIZE_PARAM,
+    equality_filter,
+    range_filter,
+)
+from tap_nexudus_jobs.pagination import (
     FetchedPage,
     ListingWalk,
     ListingWindow,
@@ -35,7 +45,6 @@ from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBui
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.stall import check_reachable, newest_stamp
 from tap_nexudus_jobs.timestamps import (
-    FILTER_MINUTE_FORMAT,
     filter_minute,
     floor_to_minute,
     normalise_timestamp,
@@ -48,8 +57,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.metrics import Counter
-
-ENTITY = "BusinessBackgroundJob"
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
 # Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
@@ -77,7 +84,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
     """Bulk-edit and import jobs of a Nexudus account, oldest change first."""
 
     name = "business_background_jobs"
-    path = "/api/sys/businessbackgroundjobs"
+    path = LISTING_PATH
     primary_keys = ("Id",)
     replication_key = "UpdatedOn"
     is_sorted = True
@@ -400,25 +407,26 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def listing_params(self, request: PageRequest, context: Context | None) -> dict[str, t.Any]:
         """Query for one page: order, window and the configured filters."""
         params: dict[str, t.Any] = {
-            "page": request.page,
-            "size": request.size or self.page_size,
-            "orderBy": request.order_by,
-            "dir": request.direction,
+            PAGE_PARAM: request.page,
+            SIZE_PARAM: request.size or self.page_size,
+            ORDER_BY_PARAM: request.order_by,
+            DIR_PARAM: request.direction,
         }
-        if request.window.start is not None:
-            params[f"from_{ENTITY}_UpdatedOn"] = request.window.start.strftime(FILTER_MINUTE_FORMAT)
-        if request.window.end is not None:
-            params[f"to_{ENTITY}_UpdatedOn"] = request.window.end.strftime(FILTER_MINUTE_FORMAT)
+        window = request.window
+        if window.start is not None:
+            params[range_filter("from", "UpdatedOn")] = window.start.strftime(RANGE_FILTER_FORMAT)
+        if window.end is not None:
+            params[range_filter("to", "UpdatedOn")] = window.end.strftime(RANGE_FILTER_FORMAT)
         if not request.filtered:
             return params
         if context and "business_id" in context:
-            params[f"{ENTITY}_Business"] = context["business_id"]
+            params[equality_filter("Business")] = context["business_id"]
         for key, value in (self.config.get("filters") or {}).items():
             if key in CREATED_ON_RANGE_KEYS:
                 bound, field = key.split("_", 1)
-                params[f"{bound}_{ENTITY}_{field}"] = filter_minute(parse_timestamp(str(value)))
+                params[range_filter(bound, field)] = filter_minute(parse_timestamp(str(value)))
             else:
-                params[f"{ENTITY}_{key}"] = value
+                params[equality_filter(key)] = value
         return params
 
     def _after_start_date(self, row: dict[str, t.Any]) -> bool:

@@ -16,6 +16,7 @@ from typing_extensions import override
 
 from tap_nexudus_jobs.account import NexudusAccount
 from tap_nexudus_jobs.errors import SettingsError
+from tap_nexudus_jobs.nexudus_api import MAX_PAGE_SIZE, PUBLISHED_LIMITS
 from tap_nexudus_jobs.output import BufferedMsgSpecWriter
 from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
 from tap_nexudus_jobs.settings import (
@@ -103,7 +104,7 @@ class TapNexudusJobs(Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType(minimum=1, maximum=1000),
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
             default=1000,
             title="Page size",
             description="Records per listing request (1 to 1000).",
@@ -164,7 +165,7 @@ class TapNexudusJobs(Tap):
         th.Property(
             "requests_per_minute",
             th.IntegerType(minimum=1),
-            default=120,
+            default=PUBLISHED_LIMITS["limit_per_minute"],
             title="Requests per minute",
             description="Pacing: the most requests the tap sends in any minute.",
         ),
@@ -180,7 +181,7 @@ class TapNexudusJobs(Tap):
         th.Property(
             "requests_per_hour",
             th.IntegerType(minimum=1),
-            default=5000,
+            default=PUBLISHED_LIMITS["limit_per_hour"],
             title="Requests per hour",
             description="Pacing: the most requests the tap sends in any hour, counting "
             "those earlier runs on the same state sent (kept in STATE). A run that would "

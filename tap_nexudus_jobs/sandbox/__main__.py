@@ -21,11 +21,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from tap_nexudus_jobs.nexudus_api import PUBLISHED_LIMITS
 from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
 from tap_nexudus_jobs.sandbox.data import seeded_rng
 from tap_nexudus_jobs.sandbox.faults import (
     DATE_HEADER_MODES,
-    PUBLISHED_LIMITS,
     RETRY_AFTER_FORMATS,
     THROTTLE_STATUSES,
     TIMESTAMP_FORMATS,

@@ -39,7 +39,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from tap_nexudus_jobs.sandbox.listing import DIR_CONVENTIONS, TO_FILTER_MODES
+from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
+from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
+from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
 
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
@@ -53,8 +55,8 @@ DATE_HEADER_MODES: tuple[str, ...] = ("true", "missing", "wrong")
 #: .NET DateTime of unspecified kind).
 TIMESTAMP_FORMATS: tuple[str, ...] = ("seconds", "ticks", "ticks-no-z")
 RETRY_AFTER_FORMATS: tuple[str, ...] = ("seconds", "http-date")
-#: 409 is documented; 429 is what a live account was seen to answer.
-THROTTLE_STATUSES: tuple[int, ...] = (409, 429)
+#: Throttle answers the sandbox can give: the documented statuses (nexudus_api.py).
+THROTTLE_STATUSES: tuple[int, ...] = tuple(sorted(int(status) for status in DOCUMENTED_THROTTLES))
 #: What ``date_header="wrong"`` adds to true UTC: a server clock (or a proxy) hours
 #: ahead, so a client that closes its windows at "Date minus a minute" closes them in
 #: the future, past jobs that are still changing.
@@ -64,12 +66,6 @@ MAX_RECORD_CLOCK_OFFSET_HOURS = 24.0
 #: A jump of a day either way covers any daylight saving change or misconfiguration.
 MAX_RECORD_CLOCK_JUMP_MINUTES = 24 * 60
 
-#: The documented limits: 1 request per 100 ms, 120 per minute and 5,000 per hour.
-PUBLISHED_LIMITS: dict[str, int] = {
-    "limit_per_100ms": 1,
-    "limit_per_minute": 120,
-    "limit_per_hour": 5000,
-}
 #: Statuses ``error_rate`` picks from (seeded).
 ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 

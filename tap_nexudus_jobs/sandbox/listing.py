@@ -22,14 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, overload
 
+from tap_nexudus_jobs.nexudus_api import (
+    DEFAULT_ORDER_FIELD,
+    DEFAULT_PAGE_SIZE,
+    DIR_CONVENTIONS,
+    ENTITY,
+    RANGE_FILTER_FIELDS,
+    equality_filter,
+)
+from tap_nexudus_jobs.nexudus_api import EQUALITY_FILTERS as _DOCUMENTED_FILTERS
 from tap_nexudus_jobs.sandbox.data import FIELDS, Job, render_job
 
-ENTITY = "BusinessBackgroundJob"
-DEFAULT_PAGE_SIZE = 25
-DEFAULT_ORDER_FIELD = "Id"
-
-#: dir convention -> (value meaning ascending, value meaning descending).
-DIR_CONVENTIONS: dict[str, tuple[int, int]] = {"1/-1": (1, -1), "0/1": (0, 1)}
+__all__ = ["DEFAULT_PAGE_SIZE", "DIR_CONVENTIONS", "ENTITY"]
 #: What a ``to_`` bound includes: the whole named minute, or only up to its first instant.
 TO_FILTER_MODES: tuple[str, ...] = ("minute", "instant", "ignored")
 #: The smallest step past an instant: ``[start, instant + this)`` is ``<= instant``.
@@ -37,25 +41,13 @@ _JUST_AFTER = timedelta(microseconds=1)
 
 #: Lower-cased equality filter parameter -> (entity field, value type).
 EQUALITY_FILTERS: dict[str, tuple[str, type]] = {
-    f"{ENTITY}_{suffix}".lower(): (field, kind)
-    for suffix, field, kind in (
-        ("Business", "BusinessId", int),
-        ("Business_Name", "BusinessName", str),
-        ("User", "UserId", int),
-        ("User_FullName", "UserFullName", str),
-        ("User_Email", "UserEmail", str),
-        ("JobId", "JobId", str),
-        ("Description", "Description", str),
-        ("Files", "Files", str),
-        ("Status", "Status", str),
-        ("ResultData", "ResultData", str),
-    )
+    equality_filter(suffix).lower(): compared for suffix, compared in _DOCUMENTED_FILTERS.items()
 }
 #: Lower-cased date filter parameter -> (entity field, bound). "at" is the optional
 #: exact-minute equality filter shown in the endpoint's examples.
 DATE_FILTERS: dict[str, tuple[str, str]] = {
     f"{prefix}{ENTITY}_{field}".lower(): (field, bound)
-    for field in ("CreatedOn", "UpdatedOn")
+    for field in RANGE_FILTER_FIELDS
     for prefix, bound in (("from_", "from"), ("to_", "to"), ("", "at"))
 }
 _FIELDS_BY_LOWER: dict[str, str] = {name.lower(): name for name in FIELDS}

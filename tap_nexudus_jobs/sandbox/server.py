@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tap_nexudus_jobs.nexudus_api import LISTING_PATH, TOKEN_PATH
 from tap_nexudus_jobs.sandbox.clock import Clock, real_clock
 from tap_nexudus_jobs.sandbox.data import (
     FINISHED_STATUSES,
@@ -73,8 +74,6 @@ from tap_nexudus_jobs.sandbox.listing import (
 )
 from tap_nexudus_jobs.sandbox.tokens import TokenError, TokenStore
 
-TOKEN_PATH = "/api/token"  # noqa: S105 - a URL path, not a secret
-LISTING_PATH = "/api/sys/businessbackgroundjobs"
 MAX_BODY_BYTES = 1 << 20
 DENIED_MESSAGE = "Authorization has been denied for this request."
 #: Request headers worth keeping in the log; Authorization is reduced to its scheme.
