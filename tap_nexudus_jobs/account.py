@@ -2,7 +2,8 @@
 
 Nexudus counts its rate limits per account and a login per `client_id`, so a second
 stream or partition must not bring a second request budget or a second login: the
-pacer, the HTTP session, the retry policy and the authenticator exist once per run.
+budget, the pacer, the HTTP session, the retry policy and the authenticator exist once
+per run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import typing as t
 from functools import cached_property
 
 from tap_nexudus_jobs.auth import build_authenticator
+from tap_nexudus_jobs.budget import RequestBudget
 from tap_nexudus_jobs.pacing import PacedSession, RequestPacer
 from tap_nexudus_jobs.retries import HttpPolicy
 
@@ -44,9 +46,19 @@ class NexudusAccount:
         return int(self._config["request_timeout"])
 
     @cached_property
+    def budget(self) -> RequestBudget:
+        """The run's cap and the account's hour, which every request asks first."""
+        max_requests = self._config.get("max_requests_per_run")
+        return RequestBudget(
+            max_requests=int(max_requests) if max_requests is not None else None,
+            per_hour=int(self._config["requests_per_hour"]),
+            log=logger.info,
+        )
+
+    @cached_property
     def pacer(self) -> RequestPacer:
-        """The one request budget of the run."""
-        return RequestPacer.from_config(self._config)
+        """The one pace of the run's requests, behind the budget."""
+        return RequestPacer.from_config(self._config, self.budget)
 
     @cached_property
     def session(self) -> PacedSession:

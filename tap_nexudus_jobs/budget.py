@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from tap_nexudus_jobs.progress import format_duration
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
 
 HOUR_SECONDS = 3600.0
 MINUTE_SECONDS = 60
@@ -42,8 +42,6 @@ MOST_PER_MINUTE = 100_000
 LONGEST_BUDGET_WAIT = 300.0
 # Below this a wait for the hour's budget is not worth a log line.
 QUIET_WAIT = 5.0
-# Where STATE keeps the requests of the last hour (in the stream's state).
-HOUR_STATE_KEY = "requests_last_hour"
 REASON_RUN = "max_requests_per_run"
 REASON_HOUR = "requests_per_hour"
 
@@ -67,16 +65,16 @@ class HourLog:
     def __init__(self) -> None:
         self._times: list[float] = []  # sorted
 
-    def seed(self, value: t.Any, now: float) -> int:
-        """Add earlier runs' requests from STATE; returns how many are still in the hour.
+    def seed(self, minute_counts: Iterable[tuple[int, int]], now: float) -> int:
+        """Add earlier runs' requests (per minute); returns how many are still in the hour.
 
         Each minute's requests count as sent at the end of their minute: later than they
         were, so they leave the window no earlier than they really do.
         """
         seeded = [
             float(minute + MINUTE_SECONDS - 1)
-            for minute, count in _minute_counts(value)
-            for _ in range(count)
+            for minute, count in minute_counts
+            for _ in range(min(count, MOST_PER_MINUTE))
             if minute + MINUTE_SECONDS - 1 > now - HOUR_SECONDS
         ]
         self._times = sorted(self._times + seeded)
@@ -99,36 +97,16 @@ class HourLog:
             return now
         return max(now, self._times[over] + HOUR_SECONDS)
 
-    def to_state(self, now: float) -> list[list[int]]:
-        """Counts per minute of the last hour, oldest first: `[[minute epoch s, n], ...]`.
-
-        A list, not a mapping: Meltano deep-merges mappings in state, and a merge must
-        not resurrect minutes that have left the hour.
-        """
+    def minute_counts(self, now: float) -> list[tuple[int, int]]:
+        """(minute epoch s, requests) of the last hour, oldest first (at most 61)."""
         self._prune(now)
         counts = Counter(int(sent_at // MINUTE_SECONDS) * MINUTE_SECONDS for sent_at in self._times)
-        return [[minute, counts[minute]] for minute in sorted(counts)]
+        return [(minute, counts[minute]) for minute in sorted(counts)]
 
     def _prune(self, now: float) -> None:
         drop = bisect_right(self._times, now - HOUR_SECONDS)
         if drop:
             del self._times[:drop]
-
-
-def _minute_counts(value: t.Any) -> Iterable[tuple[int, int]]:
-    """Valid `[minute, count]` pairs from STATE; anything else is ignored, not fatal."""
-    if not isinstance(value, list):
-        return []
-    pairs = []
-    for entry in value:
-        if (
-            isinstance(entry, list)
-            and len(entry) == 2
-            and all(type(part) is int for part in entry)
-            and entry[1] > 0
-        ):
-            pairs.append((entry[0], min(entry[1], MOST_PER_MINUTE)))
-    return pairs
 
 
 class RequestBudget:
@@ -158,12 +136,15 @@ class RequestBudget:
         self.stop_announced = False
         self._seeded = False
 
-    def seed(self, value: t.Any) -> None:
-        """Count the requests earlier runs on this STATE sent in the last hour (once)."""
+    def seed(self, minute_counts: Iterable[tuple[int, int]]) -> None:
+        """Count the requests earlier runs on this STATE sent in the last hour (once).
+
+        Once per run: every partition's STATE carries the same account-wide hour.
+        """
         if self._seeded:
             return
         self._seeded = True
-        self.earlier_runs = self.hour.seed(value, self._clock())
+        self.earlier_runs = self.hour.seed(minute_counts, self._clock())
         if self.earlier_runs:
             self._log(
                 f"Earlier runs on this state sent {self.earlier_runs:,} requests in the last "
@@ -214,37 +195,13 @@ class RequestBudget:
         """The admitted request is leaving now."""
         self.hour.record(self._clock())
 
-    def state_value(self) -> list[list[int]]:
+    def minute_counts(self) -> list[tuple[int, int]]:
         """What STATE keeps of the hour (bounded: one entry per minute)."""
-        return self.hour.to_state(self._clock())
+        return self.hour.minute_counts(self._clock())
 
     def _stop(self, reason: str, message: str, frees_at: float | None = None) -> t.NoReturn:
         self.spent = RequestBudgetSpent(reason, message, frees_at)
         raise RequestBudgetSpent(reason, message, frees_at)
-
-
-class BudgetedPacer(t.Protocol):
-    """What `budget_for` needs of the pacer: its hour limit and a place for the budget."""
-
-    per_hour: int
-    budget: RequestBudget | None
-
-
-def budget_for(
-    pacer: BudgetedPacer,
-    max_requests: int | None,
-    stream_state: Mapping[str, t.Any],
-    log: Callable[[str], None],
-) -> RequestBudget:
-    """The run's budget, attached to the pacer every request waits on (created once).
-
-    One budget per pacer, so however the pacer is shared (by partitions, by streams),
-    every request of the run is counted once, and the hour is seeded from STATE once.
-    """
-    if pacer.budget is None:
-        pacer.budget = RequestBudget(max_requests=max_requests, per_hour=pacer.per_hour, log=log)
-    pacer.budget.seed(stream_state.get(HOUR_STATE_KEY))
-    return pacer.budget
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_nexudus_jobs.account import NexudusAccount
+    from tap_nexudus_jobs.budget import RequestBudget
     from tap_nexudus_jobs.pacing import RequestPacer
 
 try:
@@ -102,8 +103,13 @@ class NexudusStream(RESTStream[t.Any]):
 
     @property
     def pacer(self) -> RequestPacer:
-        """The account's pacer (one request budget for every stream)."""
+        """The account's pacer (one pace for every stream)."""
         return self._account.pacer
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The account's request budget (one for every stream and partition)."""
+        return self._account.budget
 
     @property
     @override

@@ -5,7 +5,8 @@ Each run re-reads the bookmark's minute (the filter takes minutes only) and the
 would fetch (one get-one each) and emit those jobs again. So STATE keeps the versions
 (Id, UpdatedOn) delivered from `floor(bookmark) - lookback_minutes` on, and the next run
 seeds its listing walk's ledger with them: a version delivered once is neither fetched
-nor emitted again, while a new `UpdatedOn` of the same job is a new version.
+nor emitted again, while a new `UpdatedOn` of the same job is a new version. state.py
+reads and writes them.
 
 Bounded: only the versions of those re-read minutes are kept (older ones are never
 re-read), and never more than MAX_DELIVERED_VERSIONS, the oldest dropped first (a
@@ -23,8 +24,6 @@ from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp, to_utc
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-# Where a partition's (or the stream's) STATE keeps them.
-DELIVERED_STATE_KEY = "delivered"
 # More versions than this in the re-read minutes is an unusual burst; beyond it the
 # oldest are forgotten rather than letting STATE grow with the account.
 MAX_DELIVERED_VERSIONS = 10_000
@@ -40,23 +39,6 @@ class DeliveredVersions:
         self._lookback = timedelta(minutes=lookback_minutes)
         self._ids_by_stamp: dict[str, set[int]] = defaultdict(set)
         self._count = 0
-
-    @classmethod
-    def from_state(
-        cls, value: t.Any, *, with_result_data: bool, lookback_minutes: int
-    ) -> DeliveredVersions:
-        """What an earlier run left in STATE, if it still counts as delivered for this one.
-
-        Versions delivered without ResultData are not delivered to a run that includes
-        it: that run fetches them (once) rather than leave ResultData empty for good.
-        """
-        delivered = cls(with_result_data=with_result_data, lookback_minutes=lookback_minutes)
-        if not isinstance(value, dict):
-            return delivered
-        if with_result_data and value.get("result_data") is not True:
-            return delivered
-        delivered.add_versions(_versions_in(value.get("versions")))
-        return delivered
 
     def __len__(self) -> int:
         return self._count
@@ -95,39 +77,6 @@ class DeliveredVersions:
                     break
                 self._count -= len(self._ids_by_stamp.pop(stamp))
 
-    def to_state(self) -> dict[str, t.Any]:
-        """`{"result_data": bool, "versions": [[UpdatedOn, [Id, ...]], ...]}`.
-
-        Grouped by UpdatedOn (jobs of one bulk operation share it), oldest first. Lists,
-        not mappings: Meltano deep-merges mappings in state, and a merge must not bring
-        back versions that were forgotten.
-        """
-        return {
-            "result_data": self.with_result_data,
-            "versions": [
-                [stamp, sorted(self._ids_by_stamp[stamp])]
-                for stamp in sorted(self._ids_by_stamp)
-                if self._ids_by_stamp[stamp]
-            ],
-        }
-
-
-def _versions_in(value: t.Any) -> Iterator[Version]:
-    """Valid entries of a STATE `versions` list; anything malformed is skipped."""
-    if not isinstance(value, list):
-        return
-    for entry in value:
-        if not (isinstance(entry, list) and len(entry) == 2):
-            continue
-        stamp, ids = entry
-        if not isinstance(stamp, str) or not isinstance(ids, list):
-            continue
-        try:
-            normalised = to_utc_iso(parse_timestamp(stamp))
-        except ValueError:
-            continue
-        if normalised != stamp:
-            continue  # not written by this tap: it would never match a record
-        for job_id in ids:
-            if type(job_id) is int:
-                yield job_id, stamp
+    def groups(self) -> list[tuple[str, list[int]]]:
+        """(UpdatedOn, sorted Ids) per version time, oldest first (state.py writes them)."""
+        return [(stamp, sorted(ids)) for stamp, ids in sorted(self._ids_by_stamp.items()) if ids]

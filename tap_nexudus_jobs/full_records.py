@@ -12,6 +12,7 @@ import math
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from tap_nexudus_jobs.budget import RequestBudgetSpent
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA, RESULT_DATA_PARSED
@@ -30,17 +31,16 @@ FullRecord = tuple[dict[str, t.Any] | None, float]
 FROM_GET_ONE = frozenset({RESULT_DATA, RESULT_DATA_PARSED, EXTRA_FIELDS})
 
 
-class IncompletePage(Exception):
-    """The request budget ran out during a page's get-ones.
+@dataclass(frozen=True)
+class CompletedPage:
+    """A page's records with their full records, in listing order.
 
-    `completed` is the page's longest complete prefix (in listing order), ready to emit;
-    the rest of the page is left to the next run.
+    When the request budget ran out during the page's get-ones (`stopped`), `records` is
+    the page's longest complete prefix, ready to emit; the rest is the next run's.
     """
 
-    def __init__(self, completed: list[dict[str, t.Any]], cause: RequestBudgetSpent) -> None:
-        super().__init__(cause.message)
-        self.completed = completed
-        self.cause = cause
+    records: list[dict[str, t.Any]]
+    stopped: RequestBudgetSpent | None = None
 
 
 class FullRecordFetcher:
@@ -88,12 +88,8 @@ class FullRecordFetcher:
         spacing = max(self._pacing_spacing(), 1e-3)
         return max(1, min(MAX_OVERLAP, math.ceil(self._latency / spacing)))
 
-    def complete(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-        """The same records, in order, each merged with its full record when it exists.
-
-        Raises:
-            IncompletePage: the request budget ran out; it carries the complete prefix.
-        """
+    def complete(self, records: list[dict[str, t.Any]]) -> CompletedPage:
+        """The same records, in order, each merged with its full record when it exists."""
         fulls: dict[int, dict[str, t.Any] | None] = {}
         in_flight: deque[tuple[int, Future[FullRecord]]] = deque()
         # The first record whose get-one the budget refused: the page ends before it.
@@ -133,9 +129,7 @@ class FullRecordFetcher:
                 completed.append(record)
                 continue
             completed.append(merge_full_record(record, self._normalise(full)))
-        if stop is not None:
-            raise IncompletePage(completed, stop[1])
-        return completed
+        return CompletedPage(completed, stop[1] if stop is not None else None)
 
     def _collect(self, future: Future[FullRecord]) -> dict[str, t.Any] | None:
         full, round_trip = future.result()

@@ -44,7 +44,9 @@ class RequestPacer:
         min_interval_ms: int = MIN_INTERVAL_MS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: RequestBudget | None = None,
     ) -> None:
+        """`budget` (budget.py) admits each request first, and may stop the run."""
         rates = binding_rates(
             [
                 (1, min_interval_ms),
@@ -68,16 +70,18 @@ class RequestPacer:
         self.sent = 0
         self.throttle_answers = 0
         self.per_hour = per_hour
-        # The run's request budget (budget.py), once the stream attaches one.
-        self.budget: RequestBudget | None = None
+        self.budget = budget
 
     @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> RequestPacer:
+    def from_config(
+        cls, config: Mapping[str, t.Any], budget: RequestBudget | None = None
+    ) -> RequestPacer:
         """Pacer for the pacing settings (defaults already filled in from the schema)."""
         return cls(
             per_minute=int(config["requests_per_minute"]),
             per_hour=int(config["requests_per_hour"]),
             min_interval_ms=int(config["min_request_interval_ms"]),
+            budget=budget,
         )
 
     @property

@@ -9,6 +9,17 @@ The tap writes, per stream (and per business partition, under `partitions`):
                       "versions": [["2026-06-11T18:12:27+00:00", [100299, 100300]]]},
         "requests_last_hour": [[1796203680, 1]]}}}
 
+`delivered` holds the versions delivered in the minutes the next run reads again
+(delivered.py), `requests_last_hour` the account's requests of the last hour per minute
+(budget.py), the stream's only: the hour belongs to the account, not to a partition.
+Lists, not mappings: Meltano deep-merges mappings in state, and a merge must not bring
+back versions or minutes that were dropped.
+
+This module is the one place that knows these keys: it checks what a run starts from
+(`checked_state`, `run_start`) and writes what a run may keep (`save_run_state`). The
+bookmark itself is written through the SDK (the stream's `_save_bookmark`), once the
+listing walk says how far it may claim.
+
 A STATE the tap cannot use (edited by hand, from another tap, or damaged) must stop the
 run with one line naming the key, before the SDK echoes it as the run's first STATE
 message: Meltano would otherwise save a failed run's state as if it were good.
@@ -17,9 +28,9 @@ message: Meltano would otherwise save a failed run's state as if it were good.
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
-from tap_nexudus_jobs.budget import HOUR_STATE_KEY
-from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY
+from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
 from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
 
@@ -27,6 +38,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
 BOOKMARK_KEY = "replication_key_value"
+DELIVERED_STATE_KEY = "delivered"
+HOUR_STATE_KEY = "requests_last_hour"
 # What the SDK itself keeps in a stream's (or partition's) state.
 _SDK_KEYS = frozenset(
     {
@@ -41,6 +54,56 @@ _PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY}
 _STREAM_KEYS = _SDK_KEYS | {"partitions", DELIVERED_STATE_KEY, HOUR_STATE_KEY}
 # Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
 _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a stream's (or partition's) STATE gives the run that resumes from it."""
+
+    bookmark: str | None
+    delivered: DeliveredVersions
+    hour: list[tuple[int, int]]  # the account's requests of the last hour, per minute
+
+
+def run_start(
+    context_state: dict[str, t.Any],
+    stream_state: dict[str, t.Any],
+    *,
+    with_result_data: bool,
+    lookback_minutes: int,
+) -> RunStart:
+    """The bookmark, the versions delivered around it, and the hour's requests.
+
+    Versions delivered without ResultData are not delivered to a run that includes it:
+    that run fetches them (once) rather than leave ResultData empty for good.
+    """
+    delivered = DeliveredVersions(
+        with_result_data=with_result_data, lookback_minutes=lookback_minutes
+    )
+    value = context_state.get(DELIVERED_STATE_KEY) or {}
+    if value.get("result_data") is True or not with_result_data:
+        delivered.add_versions(
+            (job_id, stamp) for stamp, ids in value.get("versions", []) for job_id in ids
+        )
+    hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
+    bookmark = context_state.get(BOOKMARK_KEY)
+    return RunStart(str(bookmark) if bookmark else None, delivered, hour)
+
+
+def save_run_state(
+    context_state: dict[str, t.Any],
+    stream_state: dict[str, t.Any],
+    delivered: DeliveredVersions,
+    hour: list[tuple[int, int]],
+) -> None:
+    """Keep what the next run needs beyond the bookmark (both bounded: see their modules)."""
+    bookmark = context_state.get(BOOKMARK_KEY)
+    delivered.keep_for(str(bookmark) if bookmark else None)
+    context_state[DELIVERED_STATE_KEY] = {
+        "result_data": delivered.with_result_data,
+        "versions": [[stamp, ids] for stamp, ids in delivered.groups()],
+    }
+    stream_state[HOUR_STATE_KEY] = [[minute, count] for minute, count in hour]
 
 
 def checked_state(
@@ -136,21 +199,25 @@ def _check_delivered(holder: dict[str, t.Any], key: str) -> None:
     if not isinstance(versions, list):
         _fail(f"{key}.versions", versions, "is not a list")
     for index, entry in enumerate(versions):
-        if not _is_version_group(entry):
+        stamp = _version_time(entry)
+        if stamp is None:
             _fail(f"{key}.versions[{index}]", entry, "is not [UpdatedOn, [Id, ...]]")
+        entry[0] = stamp  # in the tap's form, or it would never match a record
 
 
-def _is_version_group(entry: t.Any) -> bool:
+def _version_time(entry: t.Any) -> str | None:
+    """The group's UpdatedOn in the tap's UTC form, or None if it is no version group."""
     if not (isinstance(entry, list) and len(entry) == 2):
-        return False
+        return None
     stamp, ids = entry
     if not isinstance(stamp, str) or not isinstance(ids, list):
-        return False
+        return None
+    if not all(type(job_id) is int for job_id in ids):
+        return None
     try:
-        parse_setting_date_time(stamp)
+        return to_utc_iso(parse_setting_date_time(stamp))
     except ValueError:
-        return False
-    return all(type(job_id) is int for job_id in ids)
+        return None
 
 
 def _check_hour(value: t.Any, key: str) -> None:

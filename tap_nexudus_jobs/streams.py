@@ -10,19 +10,12 @@ from singer_sdk import typing as th
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
-from tap_nexudus_jobs.budget import (
-    HOUR_STATE_KEY,
-    RequestBudget,
-    RequestBudgetSpent,
-    budget_for,
-    estimate_work_left,
-    stop_line,
-)
+from tap_nexudus_jobs.budget import RequestBudgetSpent, estimate_work_left, stop_line
 from tap_nexudus_jobs.client import NexudusStream
-from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY, DeliveredVersions
+from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
-from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
+from tap_nexudus_jobs.full_records import CompletedPage, FullRecordFetcher
 from tap_nexudus_jobs.nexudus_api import (
     ASCENDING_DIR_CANDIDATES,
     DIR_PARAM,
@@ -44,6 +37,7 @@ from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.stall import check_reachable, newest_stamp
+from tap_nexudus_jobs.state import run_start, save_run_state
 from tap_nexudus_jobs.timestamps import (
     filter_minute,
     floor_to_minute,
@@ -146,19 +140,17 @@ class BusinessBackgroundJobsStream(NexudusStream):
         Stops cleanly, with a resumable STATE, when the request budget is spent
         (budget.py): the records of complete work are out, the rest is the next run's.
         """
-        state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value")
-        self._starting_bookmark = normalise_timestamp(str(bookmark)) if bookmark else None
-        self._skip_before = self._start_date_cutoff(self._starting_bookmark)
         include_result_data = bool(self.config["include_result_data"])
-        budget = budget_for(
-            self.pacer, self.config.get("max_requests_per_run"), self.stream_state, self.logger.info
-        )
-        delivered = DeliveredVersions.from_state(
-            state.get(DELIVERED_STATE_KEY),
+        start = run_start(
+            self.get_context_state(context),
+            self.stream_state,
             with_result_data=include_result_data,
             lookback_minutes=self.lookback_minutes,
         )
+        self._starting_bookmark = normalise_timestamp(start.bookmark)
+        self._skip_before = self._start_date_cutoff(self._starting_bookmark)
+        self.budget.seed(start.hour)
+        delivered = start.delivered
         delivered_before = len(delivered)
         progress = SyncProgress(
             self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
@@ -166,84 +158,94 @@ class BusinessBackgroundJobsStream(NexudusStream):
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
-            start = self.get_starting_timestamp(context)
-            self.listing = ListingWalk(
-                lambda request: self._listing_page(run, request),
-                self._normalise,
-                start=start,
-                lookback_minutes=self.lookback_minutes if self._is_bookmark(start) else 0,
-                page_size=self.page_size,
-                starting_bookmark=self._starting_bookmark,
-                log=self.logger.info,
-                delivered=delivered,
-            )
-            full_records = (
-                FullRecordFetcher(
-                    lambda job_id: self._full_record(run, job_id),
-                    self._normalise,
-                    self._log_deleted,
-                    lambda: self.pacer.burst_spacing,
-                    skip_statuses=self._result_data_skip_statuses(),
-                )
-                if include_result_data
-                else None
-            )
-            saved = self._starting_bookmark
+            self.listing = self._new_walk(run, delivered)
+            full_records = self._new_fetcher(run) if include_result_data else None
             try:
-                for page in self.listing.pages():
-                    wanted = [r for r in page.records if self._after_start_date(r)]
-                    if progress.pages == 0:
-                        self._check_bookmark_reachable(run, self.listing.total_items)
-                        self._announce(self.listing, progress, full_records, budget)
-                    page_bookmark, stopped = page.bookmark, None
-                    if full_records is not None:
-                        try:
-                            wanted = full_records.complete(wanted)
-                        except IncompletePage as incomplete:
-                            # Emit the complete part; STATE claims nothing past the rest.
-                            left_over = wanted[len(incomplete.completed) :]
-                            wanted, stopped = incomplete.completed, incomplete.cause
-                            page_bookmark = _bookmark_before(left_over, page.bookmark, saved)
-                    progress.page_done(len(wanted))
-                    self._extracted_at = datetime.now(timezone.utc)
-                    yield from wanted
-                    # The SDK has written every record yielded so far: make that resumable.
-                    delivered.add(wanted)
-                    self._save_bookmark(page_bookmark, context)
-                    saved = page_bookmark or saved
-                    self._save_run_state(context, delivered, budget)
-                    self._write_state_message()
-                    if stopped is not None:
-                        raise stopped
-            except RequestBudgetSpent as spent:
-                self._log_stop(spent, budget, progress, full_records, delivered_before)
+                stopped = yield from self._emit_pages(run, progress, full_records, delivered)
+            except RequestBudgetSpent as spent:  # refused a listing request
+                stopped = spent
             finally:
                 if full_records is not None:
                     full_records.close()
                 # For the final STATE too: the hour's requests, and what was delivered.
-                self._save_run_state(context, delivered, budget)
+                self._save_run_state(context, delivered)
+            if stopped is not None:
+                self._log_stop(stopped, progress, full_records, delivered_before)
             self.logger.info("%s", progress.summary())
 
-    def _save_run_state(
-        self, context: Context | None, delivered: DeliveredVersions, budget: RequestBudget
-    ) -> None:
-        """What the next run needs beyond the bookmark (both bounded: see their modules)."""
-        state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value")
-        delivered.keep_for(str(bookmark) if bookmark else None)
-        state[DELIVERED_STATE_KEY] = delivered.to_state()
-        # The hour belongs to the account, not to a partition: kept once per stream.
-        self.stream_state[HOUR_STATE_KEY] = budget.state_value()
+    def _emit_pages(
+        self,
+        run: _Run,
+        progress: SyncProgress,
+        full_records: FullRecordFetcher | None,
+        delivered: DeliveredVersions,
+    ) -> Generator[dict[str, t.Any], None, RequestBudgetSpent | None]:
+        """Each page's records, then its STATE; what stopped the run early, if anything."""
+        listing, saved = t.cast("ListingWalk", self.listing), self._starting_bookmark
+        for page in listing.pages():
+            if progress.pages == 0:
+                self._check_bookmark_reachable(run, listing.total_items)
+                self._announce(listing, progress, full_records)
+            wanted = [r for r in page.records if self._after_start_date(r)]
+            done = full_records.complete(wanted) if full_records else CompletedPage(wanted)
+            bookmark = page.bookmark
+            if done.stopped is not None:
+                # Emit the complete part; STATE claims nothing past the rest.
+                bookmark = _bookmark_before(wanted[len(done.records) :], page.bookmark, saved)
+            progress.page_done(len(done.records))
+            self._extracted_at = datetime.now(timezone.utc)
+            yield from done.records
+            # The SDK has written every record yielded so far: make that resumable.
+            delivered.add(done.records)
+            self._save_bookmark(bookmark, run.context)
+            saved = bookmark or saved
+            self._save_run_state(run.context, delivered)
+            self._write_state_message()
+            if done.stopped is not None:
+                return done.stopped
+        return None
+
+    def _new_walk(self, run: _Run, delivered: DeliveredVersions) -> ListingWalk:
+        start = self.get_starting_timestamp(run.context)
+        return ListingWalk(
+            lambda request: self._listing_page(run, request),
+            self._normalise,
+            start=start,
+            lookback_minutes=self.lookback_minutes if self._is_bookmark(start) else 0,
+            page_size=self.page_size,
+            starting_bookmark=self._starting_bookmark,
+            log=self.logger.info,
+            delivered=delivered,
+        )
+
+    def _new_fetcher(self, run: _Run) -> FullRecordFetcher:
+        return FullRecordFetcher(
+            lambda job_id: self._full_record(run, job_id),
+            self._normalise,
+            self._log_deleted,
+            lambda: self.pacer.burst_spacing,
+            skip_statuses=self._result_data_skip_statuses(),
+        )
+
+    def _save_run_state(self, context: Context | None, delivered: DeliveredVersions) -> None:
+        """What the next run needs beyond the bookmark (state.py)."""
+        save_run_state(
+            self.get_context_state(context),
+            # The hour belongs to the account, not to a partition: kept once per stream.
+            self.stream_state,
+            delivered,
+            self.budget.minute_counts(),
+        )
 
     def _log_stop(
         self,
         spent: RequestBudgetSpent,
-        budget: RequestBudget,
         progress: SyncProgress,
         full_records: FullRecordFetcher | None,
         delivered_before: int,
     ) -> None:
         """One line per run (not per partition): why it stopped and what is left."""
+        budget = self.budget
         if budget.stop_announced:
             return
         budget.stop_announced = True
@@ -324,9 +326,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
         listing: ListingWalk,
         progress: SyncProgress,
         full_records: FullRecordFetcher | None,
-        budget: RequestBudget,
     ) -> None:
         """Before the expensive part: how much this run will cost at the current pacing."""
+        budget = self.budget
         progress.total_items = listing.total_items
         progress.total_pages = listing.total_pages
         if full_records is None:

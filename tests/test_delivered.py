@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tap_nexudus_jobs.delivered import MAX_DELIVERED_VERSIONS, DeliveredVersions
+from tap_nexudus_jobs.errors import StateError
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from tap_nexudus_jobs.state import checked_state
 from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp, to_utc_iso
 from tests.conftest import LISTING_PATH, TapRun, run_tap, sandbox_config
 
@@ -181,5 +183,11 @@ def test_delivered_versions_are_bounded_and_robust_to_bad_state() -> None:
 
     junk = {"result_data": True, "versions": [["not a time", [1]], ["2025-01-01T00:00:00Z", [2]]]}
     for value in (junk, "junk", {"versions": 5}):
-        read = DeliveredVersions.from_state(value, with_result_data=False, lookback_minutes=0)
-        assert len(read) == 0
+        state = {"bookmarks": {"business_background_jobs": {"delivered": value}}}
+        with pytest.raises(StateError, match=r"State key 'bookmarks\.business_background_jobs"):
+            checked_state(
+                state,
+                stream="business_background_jobs",
+                replication_key="UpdatedOn",
+                business_ids=None,
+            )
