@@ -35,12 +35,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
 from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
+from tap_nexudus_jobs.sandbox.knobs import (
+    LIVING_GROUP,
+    extra_field,
+    instant,
+    knob,
+    number_set,
+    optional_int,
+    probability,
+    status_script,
+)
 from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
 
 DirConvention = Literal["1/-1", "0/1"]
@@ -66,6 +76,8 @@ MAX_RECORD_CLOCK_OFFSET_HOURS = 24.0
 #: A jump of a day either way covers any daylight saving change or misconfiguration.
 MAX_RECORD_CLOCK_JUMP_MINUTES = 24 * 60
 
+#: What an answer over a limit looks like (the limit_* knobs' help).
+_OVER_LIMIT = "more get 409 + Retry-After (seconds until a slot frees) and an empty body"
 #: Statuses ``error_rate`` picks from (seeded).
 ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 
@@ -99,104 +111,215 @@ class SandboxFaults:
     """Fault injection settings (all off by default; random ones are seeded by ``seed``)."""
 
     #: Sleep this long before answering every request, to mimic network round trips.
-    latency_ms: float = 0.0
+    latency_ms: float = knob(0.0, help="delay per response", metavar="MS")
     #: Meaning of ``dir``: "1/-1" (1 asc, -1 desc; this endpoint's page) or "0/1"
     #: (0 asc, 1 desc; other Nexudus docs). The documentation disagrees, so both exist.
-    dir_convention: DirConvention = "1/-1"
+    dir_convention: DirConvention = knob(
+        "1/-1",
+        help="meaning of dir: 1 asc/-1 desc (default) or 0 asc/1 desc",
+        choices=tuple(DIR_CONVENTIONS),
+    )
     #: Seed of every random fault. The sandbox reseeds when ``faults`` is replaced (or
     #: this field changes), so the same request sequence meets the same faults.
-    seed: int = 0
+    seed: int = knob(0, help="seed of random faults (default 0)", metavar="N", flag="--fault-seed")
     #: Published-limit enforcement: sliding windows over all requests (token, listing,
     #: get-one), account-wide. Over any limit: 409, empty body, ``Retry-After`` = whole
     #: seconds until a slot frees (at least 1). Rejected requests consume no budget.
-    limit_per_100ms: int | None = None
-    limit_per_minute: int | None = None
-    limit_per_hour: int | None = None
+    limit_per_100ms: int | None = knob(
+        None, help=f"allow N requests in any 100 ms; {_OVER_LIMIT}", parse=optional_int, metavar="N"
+    )
+    limit_per_minute: int | None = knob(
+        None,
+        help=f"allow N requests in any minute (x --limit-window-scale); {_OVER_LIMIT}",
+        parse=optional_int,
+        metavar="N",
+    )
+    limit_per_hour: int | None = knob(
+        None,
+        help=f"allow N requests in any hour (x --limit-window-scale); {_OVER_LIMIT}",
+        parse=optional_int,
+        metavar="N",
+    )
     #: Multiplies the minute and hour windows (not the 100 ms one), to scale time down.
-    limit_window_scale: float = 1.0
+    limit_window_scale: float = knob(
+        1.0, help="multiply the minute and hour windows by F (e.g. 0.01)", metavar="F"
+    )
     #: Probability of a spontaneous 409 with ``Retry-After: throttle_retry_after``.
-    throttle_rate: float = 0.0
-    throttle_retry_after: int = 1
+    throttle_rate: float = knob(
+        0.0, help="answer a spontaneous throttle with probability P", parse=probability, metavar="P"
+    )
+    throttle_retry_after: int = knob(
+        1, help="Retry-After seconds of spontaneous and scripted throttles (default 1)", metavar="S"
+    )
     #: The status of every throttle answer (limits, ``throttle_rate``): 409 as documented,
     #: or 429 as a live account answered. Scripted 409s and 429s both get Retry-After.
-    throttle_status: int = 409
+    throttle_status: int = knob(
+        409,
+        help="status of every throttle answer: 409 (documented, default) or 429 (seen live)",
+        choices=THROTTLE_STATUSES,
+    )
     #: ``Retry-After`` as "seconds" (documented) or "http-date": the real-time instant
     #: the wait ends, rounded up to a whole second (so the wait is that many seconds or up
     #: to one more). Real time even under an injected clock: the client's wait is real.
-    retry_after_format: RetryAfterFormat = "seconds"
+    retry_after_format: RetryAfterFormat = knob(
+        "seconds",
+        help="Retry-After of throttle answers: seconds (default) or an HTTP-date",
+        choices=RETRY_AFTER_FORMATS,
+    )
     #: Probability of a 500/502/503 (seeded choice) with a small JSON or HTML body.
-    error_rate: float = 0.0
+    error_rate: float = knob(
+        0.0, help="answer 500/502/503 with probability P", parse=probability, metavar="P"
+    )
     #: Probability that the connection is closed without any response.
-    reset_rate: float = 0.0
+    reset_rate: float = knob(
+        0.0,
+        help="close the connection unanswered with probability P",
+        parse=probability,
+        metavar="P",
+    )
     #: Request number (1-based over every request the sandbox receives) -> status to
     #: answer instead: 409 gets ``Retry-After: throttle_retry_after`` and an empty body,
     #: 0 closes the connection like ``reset_rate``, anything else a ``{"Message"}`` body.
-    scripted_statuses: dict[int, int] = field(default_factory=dict)
+    scripted_statuses: dict[int, int] = knob(
+        factory=dict,
+        help="answer request N (1-based over all requests) with STATUS; 0 closes the connection",
+        parse=status_script,
+        metavar="N:STATUS,...",
+    )
     #: Listing request numbers (as passed to ``on_listing_request``) answered with
     #: HTTP 200, ``Content-Type: text/html`` and an HTML error page.
-    garbage_listing_requests: frozenset[int] = frozenset()
+    garbage_listing_requests: frozenset[int] = knob(
+        frozenset(),
+        help="answer these listing requests (1-based) with 200 and an HTML page, e.g. 3,7",
+        parse=number_set,
+        metavar="N,...",
+    )
     #: Each issued access token (never the static token) is refused with 401 after this
     #: many authorized requests, as an expired one would be.
-    token_max_uses: int | None = None
+    token_max_uses: int | None = knob(
+        None,
+        help="refuse an issued access token with 401 after N authorized requests",
+        parse=optional_int,
+        metavar="N",
+    )
     #: Before listing requests number 2, 2 + k, 2 + 2k, ... (k = ``changes_every``), touch
     #: ``changes_per_burst`` seeded-random jobs (UpdatedOn = now): jobs changing mid-sync.
-    changes_every: int = 0
-    changes_per_burst: int = 0
+    changes_every: int = knob(
+        0,
+        help="before listing requests 2, 2+K, ... touch --changes-per-burst random jobs",
+        metavar="K",
+    )
+    changes_per_burst: int = knob(0, help="jobs each --changes-every burst updates", metavar="M")
     #: Hours the clock that writes ``UpdatedOn``/``CreatedOn`` is ahead of true UTC (a
     #: negative value: behind), still labelled ``Z``: a business at UTC-5 whose local
     #: wall-clock time is stored as if it were UTC is -5. It stamps every change whose
     #: time the sandbox picks (``touch``/``add_jobs`` without ``at``, ``changes_*``,
     #: ``bulk_update_*``); the ``Date`` header stays true UTC, and range filters compare
     #: against the stored values as they are (the server's own clock space).
-    record_clock_offset_hours: float = 0.0
+    record_clock_offset_hours: float = knob(
+        0.0,
+        help="stamp changes and new jobs with true UTC + H hours, still labelled Z",
+        metavar="H",
+    )
     #: From this true-UTC instant on (aware datetime; the sandbox's clock, which tests can
     #: inject), the record clock is ``record_clock_jump_minutes`` further ahead (negative:
     #: behind). Daylight saving time at a business whose local time is stamped ``Z``:
     #: offset 1 h and a jump of -60 at the end of summer time (fall-back), a jump of +60
     #: in spring. Both or neither. An ISO 8601 string with ``Z`` or an offset is accepted.
-    record_clock_jump_at: datetime | None = None
-    record_clock_jump_minutes: int = 0
+    record_clock_jump_at: datetime | None = knob(
+        None,
+        help="from this true-UTC instant on, the record clock is --record-clock-jump-minutes "
+        "further ahead (a daylight saving change)",
+        parse=instant,
+        metavar="ISO",
+    )
+    record_clock_jump_minutes: int = knob(
+        0,
+        help="minutes the record clock jumps: -60 falls back an hour, 60 springs forward",
+        metavar="N",
+    )
     #: How UpdatedOn/CreatedOn are written in the listing and get-one (one of
     #: ``TIMESTAMP_FORMATS``). Stored values stay whole seconds; "ticks" adds a fraction
     #: that grows with Id, so rendered values sort exactly as the server sorts.
-    timestamp_format: TimestampFormat = "seconds"
+    timestamp_format: TimestampFormat = knob(
+        "seconds",
+        help="UpdatedOn/CreatedOn as ...:29Z (default), ...:29.5000024Z (ticks, like the live "
+        "API) or ...:29.5000024 (ticks-no-z)",
+        choices=TIMESTAMP_FORMATS,
+    )
     #: The HTTP ``Date`` response header: "true" (true UTC, as HTTP requires), "missing"
     #: (not sent) or "wrong" (true UTC + ``WRONG_DATE_OFFSET``, i.e. 7 hours ahead).
-    date_header: DateHeader = "true"
+    date_header: DateHeader = knob(
+        "true",
+        help="the HTTP Date header: true UTC (default), missing, or wrong (7 h ahead)",
+        choices=DATE_HEADER_MODES,
+    )
     #: Records with equal sort values (ties in the ``orderBy`` field; for UpdatedOn ties
     #: to the second) come back in a different, seeded-random order on every listing
     #: request, as SQL ``ORDER BY`` a non-unique column with offsets may. A tie group that
     #: straddles a page boundary then shows some records twice and others never.
     #: ``orderBy=Id`` stays stable (Id is unique).
-    shuffle_ties: bool = False
+    shuffle_ties: bool = knob(
+        False, help="return equal sort values in a new seeded order on every listing request"
+    )
     #: What ``to_..._UpdatedOn=10:30`` (and CreatedOn) includes: "minute" (up to
     #: 10:30:59, inclusive at the filter's precision) or "instant" (``<= 10:30:00``, as a
     #: LINQ ``x <= to`` would compare).
-    to_filter: ToFilter = "minute"
+    to_filter: ToFilter = knob(
+        "minute",
+        help="what to_...=10:30 includes: up to 10:30:59 (minute, default), up to 10:30:00 "
+        "(instant), or the bound is dropped (ignored)",
+        choices=TO_FILTER_MODES,
+    )
     #: Before listing request number ``bulk_update_at_listing`` (1-based; 0 = off),
     #: ``bulk_update_jobs`` seeded-random jobs all get the same UpdatedOn: the record
     #: clock's now, whole seconds (a bulk edit landing in the current minute). With
     #: ``bulk_update_every`` = k > 0 it repeats before requests at + k, at + 2k, ...
-    bulk_update_at_listing: int = 0
-    bulk_update_jobs: int = 0
-    bulk_update_every: int = 0
+    bulk_update_at_listing: int = knob(
+        0,
+        help="before listing request N, give --bulk-update-jobs random jobs one UpdatedOn, now",
+        metavar="N",
+    )
+    bulk_update_jobs: int = knob(0, help="jobs each bulk update changes", metavar="M")
+    bulk_update_every: int = knob(
+        0, help="repeat the bulk update before listing requests N+K, N+2K, ...", metavar="K"
+    )
     #: Statuses that change over time (see lifecycle.py): before listing requests 2,
     #: 2 + k, 2 + 2k, ... (k = ``status_flow_every``), ``status_flow_per_burst`` Running
     #: jobs finish (Completed or Failed, with ResultData), as many Queued jobs start
     #: Running and as many new jobs arrive Queued, all updated now (seeded by ``seed``).
-    status_flow_every: int = 0
-    status_flow_per_burst: int = 0
+    status_flow_every: int = knob(
+        0,
+        help="before listing requests 2, 2+K, ... move --status-flow-per-burst jobs on",
+        metavar="K",
+        group=LIVING_GROUP,
+    )
+    status_flow_per_burst: int = knob(
+        0, help="jobs that take each step in one burst", metavar="M", group=LIVING_GROUP
+    )
     #: Undeclared properties the API starts sending: added, unchanged, to every job the
     #: listing and get-one render, e.g. ``{"Priority": {"Level": 2}}``.
-    extra_fields: dict[str, Any] = field(default_factory=dict)
+    extra_fields: dict[str, Any] = knob(
+        factory=dict,
+        help="an undeclared property every job carries (VALUE is JSON, else text); repeatable",
+        parse=extra_field,
+        metavar="NAME=VALUE",
+        flag="--extra-field",
+        group=LIVING_GROUP,
+        repeat=True,
+    )
     #: How far the account's clock moves between two status-flow bursts, in minutes:
     #: burst b is stamped now + b x this (0: every burst at the real time), so runs
     #: minutes apart can be played back to back.
-    status_flow_minutes: int = 0
+    status_flow_minutes: int = knob(
+        0, help="stamp burst b at now + b x N minutes", metavar="N", group=LIVING_GROUP
+    )
     #: Before listing requests 2, 2 + k, 2 + 2k, ... (k = ``purge_every``), delete
     #: ``purge_per_burst`` seeded-random jobs: jobs purged while a client pages.
-    purge_every: int = 0
-    purge_per_burst: int = 0
+    purge_every: int = knob(
+        0, help="before listing requests 2, 2+K, ... delete --purge-per-burst jobs", metavar="K"
+    )
+    purge_per_burst: int = knob(0, help="jobs each --purge-every burst deletes", metavar="M")
 
     def __post_init__(self) -> None:
         """Reject values the handler could not honour."""

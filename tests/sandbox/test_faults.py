@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -989,3 +990,12 @@ def test_cli_flags_for_the_new_knobs(capsys: pytest.CaptureFixture[str]) -> None
             main(argv)
         assert exited.value.code == 2
         assert "error" in capsys.readouterr().err
+
+
+def test_every_knob_has_a_flag_generated_from_its_declaration() -> None:
+    """The CLI is generated from SandboxFaults: a new knob gets its flag, and help text."""
+    parser = build_parser()
+    by_dest = {action.dest: action for action in parser._actions}
+    for knob in dataclasses.fields(SandboxFaults):
+        assert knob.name in by_dest, f"SandboxFaults.{knob.name} has no command-line flag"
+        assert by_dest[knob.name].help, knob.name

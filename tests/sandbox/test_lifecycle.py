@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.__main__ import build_parser, faults_from_args, with_lifecycle_faults
+from tap_nexudus_jobs.sandbox.__main__ import build_parser, faults_from_args
 from tap_nexudus_jobs.sandbox.data import FIELDS
 from tap_nexudus_jobs.sandbox.lifecycle import FAULT_STATUS_FLOW, status_flow_due
 
@@ -126,12 +126,12 @@ def test_cli_flags_for_the_living_account() -> None:
             "15",
         ]
     )
-    faults = with_lifecycle_faults(faults_from_args(args), args)
+    faults = faults_from_args(args)
 
     assert (faults.status_flow_every, faults.status_flow_per_burst) == (2, 5)
     assert faults.status_flow_minutes == 15
     assert faults.extra_fields == {"Priority": {"Level": 2}, "Region": "EMEA"}
-    assert with_lifecycle_faults(SandboxFaults(), parser.parse_args([])) == SandboxFaults()
+    assert faults_from_args(parser.parse_args([])) == SandboxFaults()
     with pytest.raises(SystemExit):
         parser.parse_args(["--extra-field", "no-equals-sign"])
     assert json.loads(json.dumps(faults.active()["extra_fields"])) == faults.extra_fields
