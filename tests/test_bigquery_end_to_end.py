@@ -1,9 +1,10 @@
 """BigQuery end to end: sandbox -> `meltano run tap-nexudus-jobs target-bigquery` -> emulator.
 
 The loader is plugins/loaders/target-bigquery.yml exactly as a user adds it (`meltano add
---from-ref` into a new project, tests/fresh_project.py), the real z3-target-bigquery, loading
-with its gcs_stage method into a local BigQuery emulator (bqemulator) through a local GCS
-emulator (tests/bigquery_emulator.py; `make bigquery-emulator` installs both). The sandbox
+--from-ref` into a new project: the `fresh_project` fixture, tests/fresh_project.py), the
+real z3-target-bigquery, loading with its gcs_stage method into a local BigQuery emulator
+(bqemulator) through a local GCS emulator (tests/bigquery_emulator.py; `make
+bigquery-emulator` installs both). The sandbox
 serves jobs with ResultData (include_result_data) and one field the tap does not declare, so
 the JSON columns are filled. The test counts the rows in BigQuery, checks column types and
 JSON values, and runs every query of README.md's BigQuery block against the table.
@@ -30,8 +31,8 @@ import pytest
 from tap_nexudus_jobs.records import parse_result_data
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.bigquery_emulator import BigQueryEmulator, running_emulators
-from tests.fresh_project import FreshProject, create_project
-from tests.meltano_runs import ROOT, find_meltano
+from tests.fresh_project import FreshProject
+from tests.meltano_runs import ROOT
 
 pytestmark = pytest.mark.meltano  # runs Meltano pipelines
 
@@ -81,9 +82,10 @@ class Loaded:
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    meltano = find_meltano()
-    project = create_project(meltano, tmp_path_factory.mktemp("bigquery-project"), [LOADER])
+def loaded(
+    tmp_path_factory: pytest.TempPathFactory, fresh_project: FreshProject
+) -> Iterator[Loaded]:
+    project = fresh_project
     faults = SandboxFaults(extra_fields=EXTRA_FIELDS)
     with (
         running_emulators(tmp_path_factory.mktemp("bigquery-emulator")) as emulator,

@@ -57,7 +57,7 @@ HUB_CAPABILITIES = {
     "log-based",
     "structured-logging",
 }
-LOADERS = ["target-duckdb", "target-jsonl"]
+LOADERS = ["target-duckdb", "target-jsonl", "target-postgres"]
 AUTH_GROUPS = [["access_token"], ["username", "password"]]
 
 Setting = dict[str, t.Any]
