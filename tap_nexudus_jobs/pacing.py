@@ -55,8 +55,10 @@ class RequestPacer:
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
         self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
         self._min_interval = min_interval_ms / 1000
-        # The long-run spacing the tightest limit allows (for ETAs).
+        # The long-run spacing the tightest limit allows (for ETAs), and the one within the
+        # hour's budget: until that is spent only the minute and interval limits bind.
         self._nominal_spacing = max(60.0 / per_minute, 3600.0 / per_hour, min_interval_ms / 1000)
+        self._minute_spacing = max(60.0 / per_minute, min_interval_ms / 1000)
         # What gentle pacing multiplies: the burst spacing, or with none, the long run's.
         self._gentle_base = self._min_interval or self._nominal_spacing
         self._sleep = sleep
@@ -90,6 +92,14 @@ class RequestPacer:
     def seconds_per_request(self) -> float:
         """Long-run spacing at the current pace (used for ETAs)."""
         return max(self._nominal_spacing, self.burst_spacing)
+
+    def seconds_for(self, requests: int) -> float:
+        """How long `requests` more take at the current pace: at the minute's rate while the
+        hour's budget has room (a 130-request run is not paced by the hour), then the hour's."""
+        spacing = max(self._minute_spacing, self.burst_spacing)
+        room = self.budget.hour_room() if self.budget else max(0, self.per_hour - self.sent)
+        fast = min(requests, room)
+        return fast * spacing + (requests - fast) * max(spacing, self._nominal_spacing)
 
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent."""

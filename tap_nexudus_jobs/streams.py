@@ -145,9 +145,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             lookback_minutes=self.lookback_minutes,
         )
         delivered_before = len(delivered)
-        progress = SyncProgress(
-            self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
-        )
+        progress = SyncProgress(self.logger.info, self.pacer.seconds_for, lambda: self.pacer.sent)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
@@ -205,7 +203,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                     full_records.close()
                 # For the final STATE too: the hour's requests, and what was delivered.
                 self._save_run_state(context, delivered, budget)
-            self.logger.info("%s", progress.summary())
+            self.logger.info("%s", progress.final_summary())
 
     def _save_run_state(
         self, context: Context | None, delivered: DeliveredVersions, budget: RequestBudget
@@ -289,7 +287,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             return
         progress.requests_per_record = 1.0
         jobs = listing.total_items or 0
-        seconds = (progress.remaining_requests() or 0) * self.pacer.seconds_per_request
+        seconds = self.pacer.seconds_for(progress.remaining_requests() or 0)
         cap = ""
         if budget.remaining is not None and budget.remaining < jobs:
             cap = (
