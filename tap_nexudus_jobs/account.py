@@ -46,7 +46,7 @@ class NexudusAccount:
     @cached_property
     def pacer(self) -> RequestPacer:
         """The one request budget of the run."""
-        return RequestPacer.from_config(self._config)
+        return RequestPacer.from_config(self._config, logger.info)
 
     @cached_property
     def session(self) -> PacedSession:

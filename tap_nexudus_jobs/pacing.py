@@ -44,6 +44,7 @@ class RequestPacer:
         min_interval_ms: int = MIN_INTERVAL_MS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] = lambda _line: None,
     ) -> None:
         rates = binding_rates(
             [
@@ -63,6 +64,8 @@ class RequestPacer:
         self._gentle_base = self._min_interval or self._nominal_spacing
         self._sleep = sleep
         self._monotonic = monotonic
+        self._log = log
+        self._per_minute = per_minute
         self._lock = threading.Lock()
         self._gentle_factor = 1.0
         self._throttled_at = 0.0
@@ -74,9 +77,12 @@ class RequestPacer:
         self.budget: RequestBudget | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> RequestPacer:
+    def from_config(
+        cls, config: Mapping[str, t.Any], log: Callable[[str], None] = lambda _line: None
+    ) -> RequestPacer:
         """Pacer for the pacing settings (defaults already filled in from the schema)."""
         return cls(
+            log=log,
             per_minute=int(config["requests_per_minute"]),
             per_hour=int(config["requests_per_hour"]),
             min_interval_ms=int(config["min_request_interval_ms"]),
@@ -112,11 +118,25 @@ class RequestPacer:
                 wait = self._last_sent + self._gentle_base * factor - self._monotonic()
                 if wait > 0:
                     self._sleep(wait)
-            self._limiter.try_acquire("nexudus")
+            self._acquire()
             self._last_sent = self._monotonic()
             self.sent += 1
             if self.budget is not None:
                 self.budget.sent_now()
+
+    def _acquire(self) -> None:
+        """A permit from the sliding windows; say so first when it means a long wait."""
+        if self._limiter.try_acquire("nexudus", blocking=False):
+            return
+        since_last = self._monotonic() - (self._last_sent or 0.0)
+        if since_last >= self._min_interval:
+            # Not the 110 ms spacing: a minute's (or hour's) window is full, a wait of up to
+            # a minute that would otherwise pass without a line.
+            self._log(
+                f"Pacing: {self._per_minute} requests in the last minute (requests_per_minute); "
+                "waiting for the window to move on"
+            )
+        self._limiter.try_acquire("nexudus")
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""

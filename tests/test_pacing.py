@@ -135,3 +135,54 @@ def test_eta_uses_the_minute_rate_while_the_hour_has_room() -> None:
 
 def test_durations_read_naturally() -> None:
     assert [format_duration(s) for s in (42, 185, 3725)] == ["42s", "3m 05s", "1h 02m"]
+
+
+class FullWindowLimiter:
+    """Stands in for pyrate-limiter when a window is full: the non-blocking try fails."""
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def try_acquire(self, _name: str, blocking: bool = True) -> bool:
+        self.calls.append(blocking)
+        return blocking  # blocking: the library waits, then grants
+
+
+def test_a_full_minute_window_is_announced_before_the_wait() -> None:
+    clock = FakeClock()
+    lines: list[str] = []
+    pacer = RequestPacer(
+        per_minute=120,
+        per_hour=5000,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        log=lines.append,
+    )
+    pacer.wait_turn()  # the real limiter: room, no line
+    assert lines == []
+    pacer._limiter = FullWindowLimiter()  # type: ignore[assignment]
+    clock.now += 1.0  # well past the 110 ms spacing: it is the minute's window that is full
+    pacer.wait_turn()
+    assert lines == [
+        "Pacing: 120 requests in the last minute (requests_per_minute); "
+        "waiting for the window to move on"
+    ]
+    assert pacer._limiter.calls == [False, True]  # type: ignore[attr-defined]
+    assert pacer.sent == 2
+
+
+def test_the_short_spacing_wait_is_not_announced() -> None:
+    clock = FakeClock()
+    lines: list[str] = []
+    pacer = RequestPacer(
+        per_minute=120,
+        per_hour=5000,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        log=lines.append,
+    )
+    pacer.wait_turn()
+    pacer._limiter = FullWindowLimiter()  # type: ignore[assignment]
+    clock.now += 0.05  # inside the 110 ms spacing: a wait of milliseconds, not worth a line
+    pacer.wait_turn()
+    assert lines == []
