@@ -38,14 +38,14 @@ def readme_queries(dialect: str) -> list[str]:
     return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
 
 
-def table_names(tree: exp.Expression) -> set[str]:
+def table_names(tree: exp.Expr) -> set[str]:
     return {
         ".".join(part for part in (table.catalog, table.db, table.name) if part).lower()
         for table in tree.find_all(exp.Table)
     }
 
 
-def unknown_columns(tree: exp.Expression) -> set[str]:
+def unknown_columns(tree: exp.Expr) -> set[str]:
     """Columns read from the jobs table that the tap does not emit.
 
     Select-list aliases (`failed`, `reason`) and the fields of a FLATTEN/UNNEST alias
