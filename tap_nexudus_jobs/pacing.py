@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from collections import deque
 
 import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
@@ -26,6 +27,8 @@ GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
 GENTLE_HALF_LIFE = 30.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+# A wait for the minute's window at least this long gets a log line before it starts.
+ANNOUNCED_WAIT_SECONDS = 5.0
 
 
 class RequestPacer:
@@ -66,6 +69,7 @@ class RequestPacer:
         self._monotonic = monotonic
         self._log = log
         self._per_minute = per_minute
+        self._last_minute: deque[float] = deque(maxlen=per_minute)  # send times, for _acquire
         self._lock = threading.Lock()
         self._gentle_factor = 1.0
         self._throttled_at = 0.0
@@ -126,17 +130,17 @@ class RequestPacer:
 
     def _acquire(self) -> None:
         """A permit from the sliding windows; say so first when it means a long wait."""
-        if self._limiter.try_acquire("nexudus", blocking=False):
-            return
-        since_last = self._monotonic() - (self._last_sent or 0.0)
-        if since_last >= self._min_interval:
-            # Not the 110 ms spacing: a minute's (or hour's) window is full, a wait of up to
-            # a minute that would otherwise pass without a line.
-            self._log(
-                f"Pacing: {self._per_minute} requests in the last minute (requests_per_minute); "
-                "waiting for the window to move on"
-            )
+        # The minute's window full: a wait of up to a minute that would pass without a line
+        # (the library only says how long its tightest rate, the 110 ms spacing, needs).
+        if len(self._last_minute) == self._per_minute:
+            wait = self._last_minute[0] + 60.0 - self._monotonic()
+            if wait >= ANNOUNCED_WAIT_SECONDS:
+                self._log(
+                    f"Pacing: {self._per_minute} requests in the last minute "
+                    f"(requests_per_minute); the next goes out in {wait:.0f}s"
+                )
         self._limiter.try_acquire("nexudus")
+        self._last_minute.append(self._monotonic())
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""

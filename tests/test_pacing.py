@@ -137,52 +137,44 @@ def test_durations_read_naturally() -> None:
     assert [format_duration(s) for s in (42, 185, 3725)] == ["42s", "3m 05s", "1h 02m"]
 
 
-class FullWindowLimiter:
-    """Stands in for pyrate-limiter when a window is full: the non-blocking try fails."""
+class GrantingLimiter:
+    """Stands in for pyrate-limiter (which waits on the real clock): grants at once."""
 
-    def __init__(self) -> None:
-        self.calls: list[bool] = []
+    def try_acquire(self, _name: str) -> bool:
+        return True
 
-    def try_acquire(self, _name: str, blocking: bool = True) -> bool:
-        self.calls.append(blocking)
-        return blocking  # blocking: the library waits, then grants
+
+def paced(clock: FakeClock, lines: list[str], per_minute: int) -> RequestPacer:
+    pacer = RequestPacer(
+        per_minute=per_minute,
+        per_hour=5000,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        log=lines.append,
+    )
+    pacer._limiter = GrantingLimiter()  # type: ignore[assignment]
+    return pacer
 
 
 def test_a_full_minute_window_is_announced_before_the_wait() -> None:
-    clock = FakeClock()
-    lines: list[str] = []
-    pacer = RequestPacer(
-        per_minute=120,
-        per_hour=5000,
-        sleep=clock.sleep,
-        monotonic=lambda: clock.now,
-        log=lines.append,
-    )
-    pacer.wait_turn()  # the real limiter: room, no line
-    assert lines == []
-    pacer._limiter = FullWindowLimiter()  # type: ignore[assignment]
-    clock.now += 1.0  # well past the 110 ms spacing: it is the minute's window that is full
+    clock, lines = FakeClock(), list[str]()
+    pacer = paced(clock, lines, per_minute=3)
+    for _ in range(3):
+        pacer.wait_turn()
+        clock.now += 0.2
+    assert lines == []  # room in the minute: no line
+    clock.now += 0.4  # the 4th request, 1 s after the first
     pacer.wait_turn()
     assert lines == [
-        "Pacing: 120 requests in the last minute (requests_per_minute); "
-        "waiting for the window to move on"
+        "Pacing: 3 requests in the last minute (requests_per_minute); the next goes out in 59s"
     ]
-    assert pacer._limiter.calls == [False, True]  # type: ignore[attr-defined]
-    assert pacer.sent == 2
 
 
-def test_the_short_spacing_wait_is_not_announced() -> None:
-    clock = FakeClock()
-    lines: list[str] = []
-    pacer = RequestPacer(
-        per_minute=120,
-        per_hour=5000,
-        sleep=clock.sleep,
-        monotonic=lambda: clock.now,
-        log=lines.append,
-    )
-    pacer.wait_turn()
-    pacer._limiter = FullWindowLimiter()  # type: ignore[assignment]
-    clock.now += 0.05  # inside the 110 ms spacing: a wait of milliseconds, not worth a line
+def test_a_short_wait_for_the_window_is_not_announced() -> None:
+    clock, lines = FakeClock(), list[str]()
+    pacer = paced(clock, lines, per_minute=3)
+    for _ in range(3):
+        pacer.wait_turn()
+        clock.now += 28.0  # the first request is 56 s old when the 4th comes: 4 s to wait
     pacer.wait_turn()
     assert lines == []
