@@ -8,7 +8,9 @@
 # The PostgreSQL end-to-end test needs a PostgreSQL server from Debian's packages
 # (initdb/pg_ctl under /usr/lib/postgresql/*/bin): `make postgres-deps` installs it
 # with apt-get when it is missing (as root), and `make pytest` runs it first. The test
-# starts and stops its own throwaway server; nothing is left running.
+# starts and stops its own throwaway server; nothing is left running. The BigQuery
+# end-to-end test needs the BigQuery and GCS emulators: `make bigquery-emulator` installs
+# them into .venv-bigquery-emulator (run by `make pytest`); the test starts and stops them.
 #
 # Meltano shares .venv with the tap's dev dependencies: meltano 4.x and
 # singer-sdk 0.54.x resolve together without conflicts, and `pip check` runs
