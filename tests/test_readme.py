@@ -122,3 +122,13 @@ def test_the_code_map_names_files_that_exist() -> None:
     assert len(paths) > 20
     for path in paths:
         assert (ROOT / path).exists(), path
+
+
+def test_jsonl_appending_is_said_where_a_new_user_looks() -> None:
+    # target-jsonl appends a line per emitted job version (495 lines for 418 Ids after four
+    # runs): the own-project section points there, and the section says so.
+    assert "(#json-lines)" in section("Use it in your own Meltano project")
+    warehouses = section("Loading into warehouses")
+    jsonl = warehouses[warehouses.index("### JSON lines") : warehouses.index("### DuckDB")]
+    assert "appends" in jsonl
+    assert "one line per version" in jsonl
