@@ -8,7 +8,9 @@
 # The PostgreSQL end-to-end test needs a PostgreSQL server from Debian's packages
 # (initdb/pg_ctl under /usr/lib/postgresql/*/bin): `make postgres-deps` installs it
 # with apt-get when it is missing (as root), and `make pytest` runs it first. The test
-# starts and stops its own throwaway server; nothing is left running.
+# starts and stops its own throwaway server; nothing is left running. The BigQuery
+# end-to-end test needs the BigQuery and GCS emulators: `make bigquery-emulator` installs
+# them into .venv-bigquery-emulator (run by `make pytest`); the test starts and stops them.
 #
 # Meltano shares .venv with the tap's dev dependencies: meltano 4.x and
 # singer-sdk 0.54.x resolve together without conflicts, and `pip check` runs
@@ -26,6 +28,8 @@ MELTANO_VERSION ?= 4.4.1
 MELTANO := $(BIN)/meltano
 
 VENV_STAMP := $(VENV)/.tap-nexudus-jobs.installed
+BQEMU_VENV := .venv-bigquery-emulator
+BQEMU_STAMP := $(BQEMU_VENV)/.installed
 MELTANO_STAMP := .meltano/.plugins.installed
 
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
@@ -36,7 +40,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install postgres-deps demo test lint typecheck pytest other-pythons clean distclean
+.PHONY: help venv meltano-install postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
@@ -47,6 +51,7 @@ help:
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
 	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
 	@echo "make postgres-deps    install PostgreSQL (Debian packages) for the Postgres e2e test"
+	@echo "make bigquery-emulator  install the BigQuery + GCS emulators for the BigQuery e2e test"
 	@echo "make clean            remove outputs, caches, .meltano (plugins + demo state)"
 	@echo "make distclean        clean, and remove $(VENV)"
 
@@ -93,6 +98,17 @@ postgres-deps:
 		exit 1; \
 	fi
 
+# The BigQuery and GCS emulators for tests/test_bigquery_end_to_end.py, in a venv of their
+# own (pins in requirements/bigquery-emulator.txt); the test starts and stops them.
+bigquery-emulator: $(BQEMU_STAMP)
+
+$(BQEMU_STAMP): requirements/bigquery-emulator.txt
+	@if [ ! -x "$(BQEMU_VENV)/bin/python" ]; then $(PYTHON) -m venv "$(BQEMU_VENV)"; fi
+	$(BQEMU_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BQEMU_VENV)/bin/python -m pip install --quiet -r requirements/bigquery-emulator.txt
+	$(BQEMU_VENV)/bin/python -m pip check
+	@touch "$@"
+
 demo: $(VENV_STAMP) $(MELTANO_STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -105,7 +121,7 @@ lint: $(VENV_STAMP)
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy tap_nexudus_jobs tests scripts
 
-pytest: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps
+pytest: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps bigquery-emulator
 	$(BIN)/pytest
 
 # The supported versions are pyproject.toml's classifiers; each one run gets its own
@@ -118,4 +134,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf "$(VENV)" .venv-meltano .venv-py3.*
+	rm -rf "$(VENV)" .venv-meltano .venv-py3.* "$(BQEMU_VENV)"

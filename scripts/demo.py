@@ -409,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
 
     incremental = bookmark is not None and not full_refresh
     print()
-    print(f"Result in {relative(db_path)}, table {SCHEMA}.{STREAM}:")
+    # The catalog is the file name: `nexudus.business_background_jobs` is ambiguous in DuckDB.
+    print(f"Result in {relative(db_path)}, table {db_path.stem}.{SCHEMA}.{STREAM}:")
     print(f"  this run:               {mode}")
     print(f"  jobs served by sandbox: {served}")
     print(f"  rows in table:          {summary.rows} ({summary.distinct_ids} distinct Ids)")

@@ -58,7 +58,7 @@ class NexudusAccount:
     @cached_property
     def pacer(self) -> RequestPacer:
         """The one pace of the run's requests, behind the budget."""
-        return RequestPacer.from_config(self._config, self.budget)
+        return RequestPacer.from_config(self._config, self.budget, logger.info)
 
     @cached_property
     def session(self) -> PacedSession:

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from tap_nexudus_jobs.progress import format_duration
+from tap_nexudus_jobs.progress import format_duration, plural
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -147,8 +147,8 @@ class RequestBudget:
         self.earlier_runs = self.hour.seed(minute_counts, self._clock())
         if self.earlier_runs:
             self._log(
-                f"Earlier runs on this state sent {self.earlier_runs:,} requests in the last "
-                f"hour: this run has {max(0, self.per_hour - self.earlier_runs):,} of the "
+                f"Earlier runs on this state sent {plural(self.earlier_runs, 'request')} in "
+                f"the last hour: this run has {max(0, self.per_hour - self.earlier_runs):,} of the "
                 f"{self.per_hour:,} requests_per_hour until they age out"
             )
 
@@ -156,6 +156,10 @@ class RequestBudget:
     def remaining(self) -> int | None:
         """Requests this run may still send under `max_requests_per_run` (None: no cap)."""
         return None if self.max_requests is None else max(0, self.max_requests - self.sent)
+
+    def hour_room(self) -> int:
+        """Requests the hour's budget still allows now, earlier runs' included."""
+        return max(0, self.per_hour - self.hour.in_last_hour(self._clock()))
 
     def admit(self) -> None:
         """Before a request: raise RequestBudgetSpent, wait for the hour, or let it go.

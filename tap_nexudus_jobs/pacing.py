@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from collections import deque
 
 import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
@@ -26,6 +27,8 @@ GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
 GENTLE_HALF_LIFE = 30.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+# A wait for the minute's window at least this long gets a log line before it starts.
+ANNOUNCED_WAIT_SECONDS = 5.0
 
 
 class RequestPacer:
@@ -45,6 +48,7 @@ class RequestPacer:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         budget: RequestBudget | None = None,
+        log: Callable[[str], None] = lambda _line: None,
     ) -> None:
         """`budget` (budget.py) admits each request first, and may stop the run."""
         rates = binding_rates(
@@ -57,12 +61,17 @@ class RequestPacer:
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
         self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
         self._min_interval = min_interval_ms / 1000
-        # The long-run spacing the tightest limit allows (for ETAs).
+        # The long-run spacing the tightest limit allows (for ETAs), and the one within the
+        # hour's budget: until that is spent only the minute and interval limits bind.
         self._nominal_spacing = max(60.0 / per_minute, 3600.0 / per_hour, min_interval_ms / 1000)
+        self._minute_spacing = max(60.0 / per_minute, min_interval_ms / 1000)
         # What gentle pacing multiplies: the burst spacing, or with none, the long run's.
         self._gentle_base = self._min_interval or self._nominal_spacing
         self._sleep = sleep
         self._monotonic = monotonic
+        self._log = log
+        self._per_minute = per_minute
+        self._last_minute: deque[float] = deque(maxlen=per_minute)  # send times, for _acquire
         self._lock = threading.Lock()
         self._gentle_factor = 1.0
         self._throttled_at = 0.0
@@ -74,10 +83,14 @@ class RequestPacer:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, t.Any], budget: RequestBudget | None = None
+        cls,
+        config: Mapping[str, t.Any],
+        budget: RequestBudget | None = None,
+        log: Callable[[str], None] = lambda _line: None,
     ) -> RequestPacer:
         """Pacer for the pacing settings (defaults already filled in from the schema)."""
         return cls(
+            log=log,
             per_minute=int(config["requests_per_minute"]),
             per_hour=int(config["requests_per_hour"]),
             min_interval_ms=int(config["min_request_interval_ms"]),
@@ -95,6 +108,14 @@ class RequestPacer:
         """Long-run spacing at the current pace (used for ETAs)."""
         return max(self._nominal_spacing, self.burst_spacing)
 
+    def seconds_for(self, requests: int) -> float:
+        """How long `requests` more take at the current pace: at the minute's rate while the
+        hour's budget has room (a 130-request run is not paced by the hour), then the hour's."""
+        spacing = max(self._minute_spacing, self.burst_spacing)
+        room = self.budget.hour_room() if self.budget else max(0, self.per_hour - self.sent)
+        fast = min(requests, room)
+        return fast * spacing + (requests - fast) * max(spacing, self._nominal_spacing)
+
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent."""
         with self._lock:  # requests may come from several threads (get-one overlap)
@@ -106,11 +127,25 @@ class RequestPacer:
                 wait = self._last_sent + self._gentle_base * factor - self._monotonic()
                 if wait > 0:
                     self._sleep(wait)
-            self._limiter.try_acquire("nexudus")
+            self._acquire()
             self._last_sent = self._monotonic()
             self.sent += 1
             if self.budget is not None:
                 self.budget.sent_now()
+
+    def _acquire(self) -> None:
+        """A permit from the sliding windows; say so first when it means a long wait."""
+        # The minute's window full: a wait of up to a minute that would pass without a line
+        # (the library only says how long its tightest rate, the 110 ms spacing, needs).
+        if len(self._last_minute) == self._per_minute:
+            wait = self._last_minute[0] + 60.0 - self._monotonic()
+            if wait >= ANNOUNCED_WAIT_SECONDS:
+                self._log(
+                    f"Pacing: {self._per_minute} requests in the last minute "
+                    f"(requests_per_minute); the next goes out in {wait:.0f}s"
+                )
+        self._limiter.try_acquire("nexudus")
+        self._last_minute.append(self._monotonic())
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""

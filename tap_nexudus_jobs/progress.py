@@ -18,14 +18,14 @@ class SyncProgress:
     def __init__(
         self,
         log: Callable[[str], None],
-        seconds_per_request: Callable[[], float],
+        seconds_for: Callable[[int], float],
         requests_sent: Callable[[], int],
         *,
         monotonic: Callable[[], float] = time.monotonic,
         every: float = REPORT_EVERY_SECONDS,
     ) -> None:
         self._log = log
-        self._seconds_per_request = seconds_per_request
+        self._seconds_for = seconds_for
         self._requests_sent = requests_sent
         self._monotonic = monotonic
         self._every = every
@@ -56,17 +56,44 @@ class SyncProgress:
 
     def summary(self) -> str:
         """One line: how far, how many requests, how long to go."""
-        of_items = f" of {self.total_items}" if self.total_items is not None else ""
-        of_pages = f" of {self.total_pages}" if self.total_pages is not None else ""
         line = (
-            f"Progress: {self.records}{of_items} jobs, {self.pages}{of_pages} pages, "
-            f"{self._requests_sent()} requests"
+            f"Progress: {self._jobs()}, {self._pages()}, {plural(self._requests_sent(), 'request')}"
         )
         remaining = self.remaining_requests()
-        if remaining is not None:
-            eta = format_duration(remaining * self._seconds_per_request())
-            line += f", ETA {eta} at the pacing limit"
+        if remaining:
+            eta = format_duration(self._seconds_for(remaining))
+            line += f", about {eta} to go at the pacing limit"
         return line
+
+    def final_summary(self) -> str:
+        """The run's last line: what it emitted, so a run with nothing new reads as done."""
+        emitted = plural(self.records, "job")
+        listed = ""
+        if self.total_items is not None and self.total_items != self.records:
+            # The listing restarts at the bookmark's minute: jobs delivered by an earlier
+            # run are listed again but not emitted again.
+            listed = f" ({self.total_items} listed from the bookmark; the rest delivered before)"
+        return (
+            f"Done: {emitted} emitted{listed}, {plural(self.pages, 'page')} read, "
+            f"{plural(self._requests_sent(), 'request')}"
+        )
+
+    def _jobs(self) -> str:
+        if self.total_items is None:
+            return plural(self.records, "job")
+        return f"{self.records} of {self.total_items} jobs"
+
+    def _pages(self) -> str:
+        # Re-reads (the bookmark's minute, a shifted listing) can take a run past TotalPages,
+        # and "52 of 50 pages" reads like a bug.
+        if self.total_pages is None or self.pages > self.total_pages:
+            return plural(self.pages, "page") + " read"
+        return f"{self.pages} of {self.total_pages} pages"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 request`, `2 requests`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def format_duration(seconds: float) -> str:

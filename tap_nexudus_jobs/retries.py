@@ -196,6 +196,7 @@ class HttpPolicy:
         new_token_tried = False
         number = 0
         final: type[NexudusTapError]
+        fast_fail = False
         while True:
             number += 1
             try:
@@ -223,7 +224,8 @@ class HttpPolicy:
                 final = NexudusConnectionError
                 problem = describe_transport_error(exc, url)
                 cause = f"Could not reach Nexudus for {method} {path}: {problem.text}"
-                if problem.unreachable and not self._answered.is_set():
+                fast_fail = problem.unreachable and not self._answered.is_set()
+                if fast_fail:
                     wait = FAST_FAIL_FIRST_WAIT * 2 ** (number - 1)
                     elapsed = self._monotonic() - started
                     if elapsed + wait > FAST_FAIL_SECONDS:
@@ -240,10 +242,19 @@ class HttpPolicy:
             if number >= MAX_ATTEMPTS:
                 raise final(f"{cause}; gave up after {number} attempts") from None
             wait = jitter_on_top(wait)
-            self._log.warning(
-                "%s; retrying in %.1fs (attempt %d of %d)", cause, wait, number + 1, MAX_ATTEMPTS
-            )
+            self._log.warning("%s; retrying in %.1fs (%s)", cause, wait, _next(number, fast_fail))
             self._sleep(wait)
+
+
+def _next(number: int, fast_fail: bool) -> str:
+    """Which attempt comes next, and what limits the tries: say the one that applies."""
+    if fast_fail:
+        # Fewer than MAX_ATTEMPTS fit in FAST_FAIL_SECONDS: "of 6" would promise too much.
+        return (
+            f"attempt {number + 1}; nothing has answered yet, so giving up "
+            f"{FAST_FAIL_SECONDS:.0f}s after the first"
+        )
+    return f"attempt {number + 1} of {MAX_ATTEMPTS}"
 
 
 def _backoff(number: int) -> float:

@@ -152,9 +152,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self.budget.seed(start.hour)
         delivered = start.delivered
         delivered_before = len(delivered)
-        progress = SyncProgress(
-            self.logger.info, lambda: self.pacer.seconds_per_request, lambda: self.pacer.sent
-        )
+        progress = SyncProgress(self.logger.info, self.pacer.seconds_for, lambda: self.pacer.sent)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
@@ -171,7 +169,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 self._save_run_state(context, delivered)
             if stopped is not None:
                 self._log_stop(stopped, progress, full_records, delivered_before)
-            self.logger.info("%s", progress.summary())
+            self.logger.info("%s", progress.final_summary())
 
     def _emit_pages(
         self,
@@ -335,7 +333,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             return
         progress.requests_per_record = 1.0
         jobs = listing.total_items or 0
-        seconds = (progress.remaining_requests() or 0) * self.pacer.seconds_per_request
+        seconds = self.pacer.seconds_for(progress.remaining_requests() or 0)
         cap = ""
         if budget.remaining is not None and budget.remaining < jobs:
             cap = (

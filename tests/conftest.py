@@ -190,3 +190,16 @@ def ids_in_listing_order(sandbox: NexudusSandbox) -> list[int]:
     """Job Ids as an UpdatedOn-ascending listing shows them (ties by Id)."""
     versions = sandbox.current_versions()
     return sorted(versions, key=lambda job_id: (versions[job_id], job_id))
+
+
+@pytest.fixture(scope="session")
+def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    """A new Meltano project with the tap and every loader under plugins/loaders/, installed.
+
+    Shared by tests/test_loader_definitions.py and tests/test_bigquery_end_to_end.py, so the
+    plugins are installed once per pytest run (tests/fresh_project.py says how).
+    """
+    from tests.fresh_project import LOADERS, create_project
+    from tests.meltano_runs import find_meltano
+
+    return create_project(find_meltano(), tmp_path_factory.mktemp("fresh-project"), LOADERS)

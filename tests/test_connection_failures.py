@@ -8,6 +8,7 @@ ends with one ERROR line, the tap's own.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from tap_nexudus_jobs import retries
+from tap_nexudus_jobs.errors import NexudusConnectionError
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.conftest import (
     MOCK_LISTING,
@@ -157,3 +159,60 @@ def test_dash_dash_test_exits_non_zero_on_a_refused_token(tmp_path) -> None:
     assert result.exit_code == 1
     (line,) = error_lines(result.stderr)
     assert "HTTP 401" in line and "BusinessBackgroundJob-List role" in line
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_retry_lines_promise_only_the_attempts_that_will_be_made(caplog) -> None:
+    """Before any answer the 10 s limit ends the tries, not 6 attempts: the lines say so."""
+
+    clock = FakeClock()
+    log = logging.getLogger("test-retries")
+    policy = retries.HttpPolicy(log=log, sleep=clock.sleep, monotonic=lambda: clock.now)
+
+    def never_connects() -> None:
+        raise requests.exceptions.ConnectTimeout("connect timed out")
+
+    with (
+        caplog.at_level(logging.WARNING, logger="test-retries"),
+        pytest.raises(NexudusConnectionError) as failure,
+    ):
+        policy.call(never_connects, method="GET", url="https://nexudus.test/api/x?page=1")
+
+    lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert lines
+    assert not any(f"of {retries.MAX_ATTEMPTS}" in line for line in lines)
+    assert all(
+        "nothing has answered yet, so giving up 10s after the first" in line for line in lines
+    )
+    assert f"gave up after {len(lines) + 1} attempts" in str(failure.value)
+    # Waits of 1, 2, 4 s (plus jitter) until 10 s have passed.
+    assert clock.now < retries.FAST_FAIL_SECONDS
+
+
+def test_after_an_answer_retry_lines_count_to_max_attempts(caplog) -> None:
+
+    clock = FakeClock()
+    log = logging.getLogger("test-retries-answered")
+    policy = retries.HttpPolicy(log=log, sleep=clock.sleep, monotonic=lambda: clock.now)
+    policy.call(lambda: None, method="GET", url="https://nexudus.test/api/x")  # an answer
+
+    def never_connects() -> None:
+        raise requests.exceptions.ConnectTimeout("connect timed out")
+
+    with (
+        caplog.at_level(logging.WARNING, logger="test-retries-answered"),
+        pytest.raises(NexudusConnectionError, match="gave up after 6 attempts"),
+    ):
+        policy.call(never_connects, method="GET", url="https://nexudus.test/api/x")
+
+    lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert [line.rsplit("(", 1)[1] for line in lines] == [
+        f"attempt {n} of {retries.MAX_ATTEMPTS})" for n in range(2, retries.MAX_ATTEMPTS + 1)
+    ]

@@ -82,7 +82,7 @@ def test_progress_reports_records_pages_requests_and_eta() -> None:
     lines: list[str] = []
     clock = FakeClock()
     progress = SyncProgress(
-        lines.append, lambda: 0.5, lambda: 12, monotonic=lambda: clock.now, every=30
+        lines.append, lambda n: n * 0.5, lambda: 12, monotonic=lambda: clock.now, every=30
     )
     progress.total_items, progress.total_pages = 48_000, 48
     progress.page_done(1000)
@@ -90,11 +90,91 @@ def test_progress_reports_records_pages_requests_and_eta() -> None:
     clock.now += 31
     progress.page_done(1000)
     assert lines == [
-        "Progress: 2000 of 48000 jobs, 2 of 48 pages, 12 requests, ETA 23s at the pacing limit"
+        "Progress: 2000 of 48000 jobs, 2 of 48 pages, 12 requests, "
+        "about 23s to go at the pacing limit"
     ]
     progress.requests_per_record = 1.0
     assert progress.remaining_requests() == 46 + 46_000
 
 
+def test_progress_past_total_pages_and_one_request_read_naturally() -> None:
+    progress = SyncProgress(lambda _line: None, lambda n: n * 0.5, lambda: 1)
+    progress.total_items, progress.total_pages = 100, 2
+    for _ in range(3):  # a re-read of the bookmark's minute: one page more than TotalPages
+        progress.page_done(40)
+    assert progress.summary() == "Progress: 120 of 100 jobs, 3 pages read, 1 request"
+    assert "of 2 pages" not in progress.summary()
+
+
+def test_a_run_with_nothing_new_ends_with_done_not_0_of_n() -> None:
+    progress = SyncProgress(lambda _line: None, lambda n: n * 0.5, lambda: 1)
+    progress.total_items, progress.total_pages = 30, 1
+    progress.page_done(0)  # every listed job was delivered by an earlier run
+    assert progress.final_summary() == (
+        "Done: 0 jobs emitted (30 listed from the bookmark; the rest delivered before), "
+        "1 page read, 1 request"
+    )
+    progress.total_items = 0  # nothing changed since the bookmark at all
+    assert progress.final_summary() == "Done: 0 jobs emitted, 1 page read, 1 request"
+
+
+def test_eta_uses_the_minute_rate_while_the_hour_has_room() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(
+        per_minute=120,
+        per_hour=5000,
+        min_interval_ms=110,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+    )
+    # 130 requests at 120/minute take about 65 s, not 130 x 0.72 s (the hour's average).
+    assert pacer.seconds_for(130) == pytest.approx(65.0)
+    # Past the hour's 5000, the hour's pace: 0.72 s each.
+    assert pacer.seconds_for(6000) == pytest.approx(5000 * 0.5 + 1000 * 0.72)
+
+
 def test_durations_read_naturally() -> None:
     assert [format_duration(s) for s in (42, 185, 3725)] == ["42s", "3m 05s", "1h 02m"]
+
+
+class GrantingLimiter:
+    """Stands in for pyrate-limiter (which waits on the real clock): grants at once."""
+
+    def try_acquire(self, _name: str) -> bool:
+        return True
+
+
+def paced(clock: FakeClock, lines: list[str], per_minute: int) -> RequestPacer:
+    pacer = RequestPacer(
+        per_minute=per_minute,
+        per_hour=5000,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        log=lines.append,
+    )
+    pacer._limiter = GrantingLimiter()  # type: ignore[assignment]
+    return pacer
+
+
+def test_a_full_minute_window_is_announced_before_the_wait() -> None:
+    clock, lines = FakeClock(), list[str]()
+    pacer = paced(clock, lines, per_minute=3)
+    for _ in range(3):
+        pacer.wait_turn()
+        clock.now += 0.2
+    assert lines == []  # room in the minute: no line
+    clock.now += 0.4  # the 4th request, 1 s after the first
+    pacer.wait_turn()
+    assert lines == [
+        "Pacing: 3 requests in the last minute (requests_per_minute); the next goes out in 59s"
+    ]
+
+
+def test_a_short_wait_for_the_window_is_not_announced() -> None:
+    clock, lines = FakeClock(), list[str]()
+    pacer = paced(clock, lines, per_minute=3)
+    for _ in range(3):
+        pacer.wait_turn()
+        clock.now += 28.0  # the first request is 56 s old when the 4th comes: 4 s to wait
+    pacer.wait_turn()
+    assert lines == []

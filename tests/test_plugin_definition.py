@@ -57,7 +57,7 @@ HUB_CAPABILITIES = {
     "log-based",
     "structured-logging",
 }
-LOADERS = ["target-duckdb", "target-jsonl"]
+LOADERS = ["target-duckdb", "target-jsonl", "target-postgres"]
 AUTH_GROUPS = [["access_token"], ["username", "password"]]
 
 Setting = dict[str, t.Any]
@@ -182,14 +182,15 @@ def test_definition_file_and_meltano_yml_agree(definition, project_extractor):
 
 def test_definition_file_hub_metadata(definition, about):
     assert definition["name"] == EXTRACTOR
-    assert str(definition["pip_url"]).startswith("git+https://")
-    assert str(definition["pip_url"]).endswith("/tap-nexudus-jobs.git")
-    for key in [*HUB_REQUIRED, "description", "repo", "docs", "keywords", "domain_url"]:
+    # Not published anywhere: the user names the source (README "own project"), no sed step.
+    assert definition["pip_url"] == "${NEXUDUS_TAP_PIP_URL}"
+    for key in ["name", "namespace", "label", "description", "keywords", "domain_url"]:
         assert definition.get(key), f"definition file has no {key}"
+    # No placeholder owner, and no repo/docs link to a page that does not exist: Meltano
+    # prints them on `meltano add` ("Variant: OWNER (default)", a dead GitHub link).
+    assert not {"variant", "repo", "docs"} & set(definition)
+    assert "OWNER" not in DEFINITION_FILE.read_text(encoding="utf-8")
     assert set(definition["capabilities"]) <= HUB_CAPABILITIES
-    # The variant is the owner of the repository, as on Meltano Hub.
-    owner = re.fullmatch(r"https://github\.com/([^/]+)/tap-nexudus-jobs", definition["repo"])
-    assert owner and owner.group(1) == definition["variant"]
     assert definition["maintenance_status"] in {"active", "beta", "development", "inactive"}
     scripts = {e.name for e in entry_points(group="console_scripts")}
     assert definition["executable"] in scripts, "executable is not an installed console script"
@@ -209,7 +210,7 @@ def test_supported_python_versions_are_the_tested_ones(definition, about):
     assert installed["Requires-Python"] == f"<{upper},>={lowest}"
 
 
-def test_the_header_command_adds_an_extractor_without_installing_it():
+def test_the_header_commands_name_the_source_then_add_the_extractor():
     header = [
         line.lstrip("# ")
         for line in DEFINITION_FILE.read_text(encoding="utf-8").splitlines()
@@ -219,9 +220,11 @@ def test_the_header_command_adds_an_extractor_without_installing_it():
     assert commands, "the header shows no meltano add command"
     for command in commands:
         words = command.split()
-        assert "--no-install" in words  # pip_url must be pointed at the tap first
         assert words[-1] == EXTRACTOR, f"the plugin name must come last: {command}"
         assert "extractor" not in words[2:-1], command
+    # pip_url's variable is set (in .env) before `meltano add` installs the tap.
+    first_add = next(i for i, line in enumerate(header) if line.startswith("meltano add"))
+    assert any("NEXUDUS_TAP_PIP_URL=" in line for line in header[:first_add])
 
 
 @pytest.mark.meltano

@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -239,6 +240,13 @@ def stop_server(server: PostgresServer) -> None:
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, with a loader role and an empty database."""
+    with running_postgres() as server:
+        yield server
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A throwaway server with a loader role and an empty database; stopped and removed after."""
     bin_dir = postgres_bin_dir()
     root = Path(tempfile.mkdtemp(prefix="nexudus-pg-"))  # not tmp_path: 0700 under root
     run_as: list[str] = []

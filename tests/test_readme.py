@@ -57,19 +57,26 @@ def test_usage_comes_first_and_internals_last() -> None:
 
 def test_the_own_project_section_is_short_and_says_what_a_new_user_needs() -> None:
     text = section("Use it in your own Meltano project")
-    assert len(text.strip().splitlines()) <= 36
+    assert len(text.strip().splitlines()) <= 50
     for needed in [
-        "meltano add --no-install --from-ref",
-        "pip_url",
+        "pipx install",
+        "meltano init",
+        "meltano add --from-ref",
+        "NEXUDUS_TAP_PIP_URL=",
+        "http://127.0.0.1:8765",
+        "https://spaces.nexudus.com",
+        "meltano config test",
         "access_token",
         "TAP_NEXUDUS_JOBS_ACCESS_TOKEN",
         "grant_type=password",
         "BusinessBackgroundJob-List",
         "BusinessBackgroundJob-Read",
         "plugins/loaders/target-duckdb.yml",
-        "duckdb==1.2.2",
+        "nexudus.nexudus.business_background_jobs",
     ]:
         assert needed in text, needed
+    # Nothing for the user to edit with sed, and no placeholder owner.
+    assert "sed " not in text and "OWNER" not in text
 
 
 def bash_lines() -> list[str]:
@@ -90,8 +97,9 @@ def test_every_meltano_add_names_the_plugin_last() -> None:
         if line.startswith("meltano add"):
             words = line.split("#")[0].split()
             assert words[-1] != "extractor", line  # that adds a utility named "extractor"
-            if "--from-ref" in words:
-                assert "--no-install" in words, line
+            if "--from-ref" in words and words[-1] == "tap-nexudus-jobs":
+                # pip_url is ${NEXUDUS_TAP_PIP_URL}: set before `meltano add` installs.
+                assert "NEXUDUS_TAP_PIP_URL=" in README[: README.index(line)], line
 
 
 def test_the_sandbox_alone_and_sample_config_are_documented() -> None:
@@ -114,3 +122,13 @@ def test_the_code_map_names_files_that_exist() -> None:
     assert len(paths) > 20
     for path in paths:
         assert (ROOT / path).exists(), path
+
+
+def test_jsonl_appending_is_said_where_a_new_user_looks() -> None:
+    # target-jsonl appends a line per emitted job version (495 lines for 418 Ids after four
+    # runs): the own-project section points there, and the section says so.
+    assert "(#json-lines)" in section("Use it in your own Meltano project")
+    warehouses = section("Loading into warehouses")
+    jsonl = warehouses[warehouses.index("### JSON lines") : warehouses.index("### DuckDB")]
+    assert "appends" in jsonl
+    assert "one line per version" in jsonl
