@@ -1,0 +1,161 @@
+
+-- Fixture for stg_nexudus_jobs
+select 
+    
+    cast(1 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('import' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Failed' as character varying)
+ as "status", 
+    
+    cast('failed' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('{"processed": 85, "errors": 55, "message": "Booking overlaps"}' as character varying)
+ as "result_data", 
+    
+    cast('{"processed": 85, "errors": 55, "message": "Booking overlaps"}' as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(2 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('import' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Completed' as character varying)
+ as "status", 
+    
+    cast('succeeded' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('{"processed": 40, "errors": 0}' as character varying)
+ as "result_data", 
+    
+    cast('{"processed": 40, "errors": 0}' as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(3 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('import' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Failed' as character varying)
+ as "status", 
+    
+    cast('failed' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('The import file could not be read.' as character varying)
+ as "result_data", 
+    
+    cast(null as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(4 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('other' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Failed' as character varying)
+ as "status", 
+    
+    cast('failed' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('["row 1", "row 2"]' as character varying)
+ as "result_data", 
+    
+    cast('["row 1", "row 2"]' as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(5 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('other' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Completed' as character varying)
+ as "status", 
+    
+    cast('succeeded' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('{"processed": "12", "errors": 1.5, "message": {"text": "nested"}}' as character varying)
+ as "result_data", 
+    
+    cast('{"processed": "12", "errors": 1.5, "message": {"text": "nested"}}' as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(6 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('import' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Queued' as character varying)
+ as "status", 
+    
+    cast('pending' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast(null as character varying(256))
+ as "result_data", 
+    
+    cast(null as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(7 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('import' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Running' as character varying)
+ as "status", 
+    
+    cast('running' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('   ' as character varying)
+ as "result_data", 
+    
+    cast(null as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"
+union all
+select 
+    
+    cast(8 as BIGINT)
+ as "job_id", cast(null as character varying(256)) as "job_guid", cast(null as BIGINT) as "business_id", cast(null as character varying(256)) as "business_name", cast(null as BIGINT) as "user_id", cast(null as character varying(256)) as "user_full_name", cast(null as character varying(256)) as "user_email", cast(null as character varying(256)) as "description", 
+    
+    cast('other' as character varying)
+ as "job_type", cast(null as character varying(256)) as "files", 
+    
+    cast('Odd' as character varying)
+ as "status", 
+    
+    cast('unknown' as character varying)
+ as "status_category", cast(null as TIMESTAMP) as "created_at", cast(null as TIMESTAMP) as "updated_at", cast(null as TIMESTAMP) as "finished_at", cast(null as BIGINT) as "duration_seconds", 
+    
+    cast('{"errors": -3, "processed": 99999999999}' as character varying)
+ as "result_data", 
+    
+    cast('{"errors": -3, "processed": 99999999999}' as JSON)
+ as "result_data_parsed", cast(null as JSON) as "extra_fields", cast(null as character varying(256)) as "unique_id", cast(null as character varying(256)) as "system_id", cast(null as character varying(256)) as "updated_by"

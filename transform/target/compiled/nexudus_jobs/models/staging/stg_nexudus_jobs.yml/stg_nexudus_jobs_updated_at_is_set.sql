@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select updated_at
+from "nexudus"."analytics"."stg_nexudus_jobs"
+where updated_at is null
+
+

@@ -1,0 +1,28 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+select
+    job_id as unique_field,
+    count(*) as n_records
+
+from "nexudus"."analytics"."nexudus_import_failures"
+where job_id is not null
+group by job_id
+having count(*) > 1
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,36 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+with all_values as (
+
+    select
+        job_type as value_field,
+        count(*) as n_records
+
+    from "nexudus"."analytics"."stg_nexudus_jobs"
+    group by job_type
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'import','export','bulk_edit','bulk_delete','other'
+)
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select created_at
+from "nexudus"."analytics"."stg_nexudus_jobs"
+where created_at is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,36 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+with all_values as (
+
+    select
+        status_category as value_field,
+        count(*) as n_records
+
+    from "nexudus"."analytics"."stg_nexudus_jobs"
+    group by status_category
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'pending','running','succeeded','failed','cancelled'
+)
+
+
+
+  
+  
+      
+    ) dbt_internal_test
