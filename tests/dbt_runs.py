@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,15 @@ from typing import Any
 import pytest
 
 from tap_nexudus_jobs.records import parse_result_data
-from tests.meltano_runs import ENVIRONMENT, ROOT, RUN_TIMEOUT_S
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from tests.meltano_runs import (
+    ENVIRONMENT,
+    ROOT,
+    RUN_TIMEOUT_S,
+    check_plugins_installed,
+    find_meltano,
+)
+from tests.test_end_to_end import LOADER, Pipeline
 
 #: The models, in the order dbt builds them.
 MODELS = ("stg_nexudus_jobs", "nexudus_job_outcomes", "nexudus_import_failures")
@@ -145,6 +155,70 @@ def expected_result_formats(jobs: list[dict[str, Any]]) -> Counter[str]:
         if not (job["ResultData"] or "").strip():
             continue
         parsed = parse_result_data(job["ResultData"])
-        kind = {dict: "json_object", list: "json_array"}.get(type(parsed), "text")
-        formats[kind] += 1
+        if isinstance(parsed, dict):
+            formats["json_object"] += 1
+        elif isinstance(parsed, list):
+            formats["json_array"] += 1
+        else:
+            formats["text"] += 1
     return formats
+
+
+DUCKDB_DBT = "dbt-duckdb"
+#: include_result_data, unpaced (the sandbox has no limits), so the outcome models get data.
+WITH_RESULT_DATA = {
+    "TAP_NEXUDUS_JOBS_INCLUDE_RESULT_DATA": "true",
+    "TAP_NEXUDUS_JOBS_REQUESTS_PER_MINUTE": "1000000",
+    "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
+}
+#: The demo pipeline's sandbox for the DuckDB models: one field the tap does not declare,
+#: for ExtraFields.
+MODEL_JOBS = 300
+EXTRA_FIELDS = {"Priority": {"Level": 2}}
+
+
+@dataclass(frozen=True)
+class DuckDBModels:
+    """A DuckDB file loaded and built by `meltano run tap-nexudus-jobs target-duckdb
+    dbt-duckdb:build`, the sandbox it came from, and where dbt reported."""
+
+    db_path: Path
+    sandbox: NexudusSandbox
+    target_path: Path
+    meltano: Path
+
+    def jobs(self) -> list[dict[str, Any]]:
+        with self.sandbox.lock:
+            return [dict(job) for job in self.sandbox.jobs.values()]
+
+    def dbt_env(self, db_path: Path, target_path: Path) -> dict[str, str]:
+        """For `meltano invoke dbt-duckdb:...` on `db_path`, reporting to `target_path`."""
+        return dbt_env(DUCKDB_DBT, target_path, {"DBT_DUCKDB_PATH": str(db_path)})
+
+
+@pytest.fixture(scope="session")
+def duckdb_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBModels]:
+    """Once per session: the demo pipeline with the dbt package, into nexudus.duckdb (so
+    the catalog is named `nexudus`, as in `make demo`)."""
+    meltano = find_meltano()
+    check_plugins_installed(LOADER, DUCKDB_DBT)
+    tmp = tmp_path_factory.mktemp("duckdb-models")
+    target = tmp / "dbt-target"
+    faults = SandboxFaults(extra_fields=EXTRA_FIELDS)
+    with NexudusSandbox(records=MODEL_JOBS, seed=42, faults=faults) as sandbox:
+        pipeline = Pipeline(
+            meltano=meltano,
+            sandbox=sandbox,
+            db_path=tmp / "nexudus.duckdb",
+            system_db=tmp / "meltano.db",
+            state_suffix=f"models-{uuid.uuid4().hex[:12]}",
+            extra_env={
+                **WITH_RESULT_DATA,
+                "DBT_DUCKDB_PATH": str(tmp / "nexudus.duckdb"),
+                "DBT_DUCKDB_TARGET_PATH": str(target),
+                "DBT_DUCKDB_LOG_PATH": str(target / "logs"),
+            },
+            then=(f"{DUCKDB_DBT}:build",),
+        )
+        pipeline.run()
+        yield DuckDBModels(pipeline.db_path, sandbox, target, meltano)

@@ -35,6 +35,7 @@ import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.dbt_runs import (
+    WITH_RESULT_DATA,
     ExpectedFailure,
     check_build,
     dbt_env,
@@ -391,12 +392,6 @@ def test_meltano_run_into_postgres_full_then_incremental(pg_pipeline: PostgresPi
 
 
 DBT = "dbt-postgres"
-#: include_result_data, unpaced (the sandbox has no limits), so the outcome models get data.
-WITH_RESULT_DATA = {
-    "TAP_NEXUDUS_JOBS_INCLUDE_RESULT_DATA": "true",
-    "TAP_NEXUDUS_JOBS_REQUESTS_PER_MINUTE": "1000000",
-    "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
-}
 MODEL_SCHEMA = "analytics"  # dbt-postgres's schema setting in meltano.yml
 #: Rows no model can fully interpret: an unknown status, null timestamps, plain-text
 #: ResultData. They must land (with NULLs or `unknown`) and only make warnings. ({{ is
