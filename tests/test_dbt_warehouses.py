@@ -86,7 +86,7 @@ def compile_for(warehouse: str, tmp_path: Path) -> Path:
     return target / "compiled" / "nexudus_jobs"
 
 
-def calls(tree: exp.Expression) -> t.Iterator[exp.Func]:
+def calls(tree: t.Any) -> t.Iterator[exp.Func]:
     yield from tree.find_all(exp.Func)
 
 
