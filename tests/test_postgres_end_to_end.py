@@ -18,6 +18,7 @@ fixes it; it never skips.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -430,6 +431,7 @@ def test_dbt_package_builds_on_what_target_postgres_loaded(
         then=(f"{DBT}:build",),
     )
     jobs = [dict(job) for job in sandbox.jobs.values()]
+    versions = sandbox.current_versions()
     formats = expected_result_formats(jobs)
     assert formats["text"] > 0 and formats["json_object"] > 0
     check_build(run_results(target), {"nexudus_job_outcomes_result_data_is_json": formats["text"]})
@@ -455,6 +457,15 @@ def test_dbt_package_builds_on_what_target_postgres_loaded(
     }
     assert failures == expected_import_failures(jobs)
     assert failures
+
+    # -- freshness on the quoted "UpdatedOn": the sandbox's history ended months ago -------
+    fresh = invoke_dbt(pg_pipeline.meltano, f"{DBT}:freshness", dbt_env(DBT, target, env))
+    assert fresh.returncode != 0
+    sources = json.loads((target / "sources.json").read_text(encoding="utf-8"))
+    (source,) = sources["results"]
+    assert source["status"] == "error"
+    newest = max(datetime.fromisoformat(v.replace("Z", "+00:00")) for v in versions.values())
+    assert source["max_loaded_at"].startswith(newest.replace(tzinfo=None).isoformat())
 
     # -- rows the models cannot interpret: the build still passes, with warnings ----------
     server.psql(BAD_ROWS)
