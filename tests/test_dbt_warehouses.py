@@ -24,6 +24,8 @@ from sqlglot import exp
 from tests.dbt_runs import MODELS
 from tests.meltano_runs import ROOT
 
+pytestmark = pytest.mark.dbt  # runs dbt from its own venv
+
 VENV = ROOT / ".venv-dbt-warehouses"
 PROJECT = ROOT / "transform"
 #: Warehouse built-ins the package uses that sqlglot parses as plain (anonymous) calls.
