@@ -315,3 +315,22 @@ def test_dbt_utility_definitions_are_this_projects_utilities(utility):
     }.items():
         assert envs[name] == env
     assert {"build", "freshness", "docs-generate"} <= set(standalone["commands"])
+
+
+def test_dbt_duckdb_reads_the_file_target_duckdb_writes_in_every_environment():
+    project = load_yaml(ROOT / "meltano.yml")
+
+    def configured(plugins: dict[str, t.Any], kind: str, name: str, key: str) -> t.Any:
+        found = [p for p in plugins.get(kind, []) if p["name"] == name]
+        return found[0].get("config", {}).get(key) if found else None
+
+    base = project["plugins"]
+    default_loader = configured(base, "loaders", "target-duckdb", "filepath")
+    (dbt,) = [p for p in base["utilities"] if p["name"] == "dbt-duckdb"]
+    default_dbt = {s["name"]: s.get("value") for s in dbt["settings"]}["path"]
+    assert default_loader == default_dbt
+    for environment in project["environments"]:
+        plugins = environment.get("config", {}).get("plugins", {})
+        loader = configured(plugins, "loaders", "target-duckdb", "filepath") or default_loader
+        path = configured(plugins, "utilities", "dbt-duckdb", "path") or default_dbt
+        assert loader == path, environment["name"]
