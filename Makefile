@@ -1,7 +1,7 @@
 # tap-nexudus-jobs developer tasks. Needs only python3 (>=3.10) and make:
 # every target installs what it needs into .venv on first use.
 #
-#   make demo    sandbox -> tap -> DuckDB via `meltano run`, then a summary
+#   make demo    sandbox -> tap -> DuckDB -> dbt models via `meltano run`, then a summary
 #   make test    lint + typecheck + pytest (incl. the end-to-end meltano tests), then
 #                the unit tests on the lowest and highest other supported CPython found
 #
