@@ -1,7 +1,7 @@
 # tap-nexudus-jobs developer tasks. Needs only python3 (>=3.10) and make:
 # every target installs what it needs into .venv on first use.
 #
-#   make demo    sandbox -> tap -> DuckDB via `meltano run`, then a summary
+#   make demo    sandbox -> tap -> DuckDB -> dbt models via `meltano run`, then a summary
 #   make test    lint + typecheck + pytest (incl. the end-to-end meltano tests), then
 #                the unit tests on the lowest and highest other supported CPython found
 #
@@ -31,6 +31,12 @@ VENV_STAMP := $(VENV)/.tap-nexudus-jobs.installed
 BQEMU_VENV := .venv-bigquery-emulator
 BQEMU_STAMP := $(BQEMU_VENV)/.installed
 MELTANO_STAMP := .meltano/.plugins.installed
+# dbt with the BigQuery and Snowflake adapters, only to compile the dbt package (transform/)
+# for warehouses the tests cannot reach (tests/test_dbt_warehouses.py). dbt-core 1.11: see
+# plugins/utilities/dbt-duckdb.yml for why not 1.12.
+DBT_WAREHOUSES ?= .venv-dbt-warehouses
+DBT_WAREHOUSES_PINS := 'dbt-core~=1.11.0' 'dbt-bigquery~=1.11.3' 'dbt-snowflake~=1.11.6'
+DBT_WAREHOUSES_STAMP := $(DBT_WAREHOUSES)/.installed
 
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -40,7 +46,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons clean distclean
+.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
@@ -50,6 +56,7 @@ help:
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
 	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
+	@echo "make dbt-warehouses   dbt for BigQuery/Snowflake in $(DBT_WAREHOUSES) (compile checks)"
 	@echo "make postgres-deps    install PostgreSQL (Debian packages) for the Postgres e2e test"
 	@echo "make bigquery-emulator  install the BigQuery + GCS emulators for the BigQuery e2e test"
 	@echo "make clean            remove outputs, caches, .meltano (plugins + demo state)"
@@ -71,11 +78,20 @@ $(VENV_STAMP): pyproject.toml Makefile
 meltano-install: $(MELTANO_STAMP)
 
 # Plugins: the tap (editable, so code edits need no reinstall), target-duckdb,
-# target-postgres, target-jsonl. Redone only when meltano.yml or the tap's
-# dependencies change.
+# target-postgres, target-jsonl, and the dbt-duckdb and dbt-postgres utilities. Redone
+# only when meltano.yml or the tap's dependencies change.
 $(MELTANO_STAMP): meltano.yml pyproject.toml | $(VENV_STAMP)
 	$(MELTANO) install
 	@mkdir -p "$(@D)" && touch "$@"
+
+dbt-warehouses: $(DBT_WAREHOUSES_STAMP)
+
+$(DBT_WAREHOUSES_STAMP): Makefile
+	@if [ ! -x "$(DBT_WAREHOUSES)/bin/python" ]; then $(PYTHON) -m venv "$(DBT_WAREHOUSES)"; fi
+	$(DBT_WAREHOUSES)/bin/python -m pip install --quiet --upgrade pip
+	$(DBT_WAREHOUSES)/bin/python -m pip install --quiet $(DBT_WAREHOUSES_PINS)
+	$(DBT_WAREHOUSES)/bin/python -m pip check
+	@touch "$@"
 
 # PostgreSQL server binaries for tests/test_postgres_end_to_end.py. Only installs
 # (Debian's `postgresql` package) when no initdb/pg_ctl is found; needs root for
@@ -121,7 +137,7 @@ lint: $(VENV_STAMP)
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy tap_nexudus_jobs tests scripts
 
-pytest: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps bigquery-emulator
+pytest: $(VENV_STAMP) $(MELTANO_STAMP) $(DBT_WAREHOUSES_STAMP) postgres-deps bigquery-emulator
 	$(BIN)/pytest
 
 # The supported versions are pyproject.toml's classifiers; each one run gets its own
@@ -134,4 +150,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf "$(VENV)" .venv-meltano .venv-py3.* "$(BQEMU_VENV)"
+	rm -rf "$(VENV)" .venv-meltano .venv-py3.* "$(BQEMU_VENV)" "$(DBT_WAREHOUSES)"

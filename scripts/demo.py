@@ -6,9 +6,13 @@ What `make demo` runs (after it has created .venv and installed the Meltano plug
    2000 jobs (seed 42), 25 of them marked "updated now";
 2. asks Meltano whether the demo pipeline already has a bookmark (incremental run) or not
    (full sync);
-3. runs ``meltano --environment=demo run tap-nexudus-jobs target-duckdb``;
+3. runs ``meltano --environment=demo run tap-nexudus-jobs target-duckdb dbt-duckdb:build``
+   (with include_result_data, unpaced: the sandbox has no rate limits), which loads the jobs
+   and builds the dbt package (transform/) in the same file;
 4. reads the DuckDB file and prints what landed, and exits non-zero when the table does not
-   hold exactly the jobs the sandbox serves (the check that catches silent row loss).
+   hold exactly the jobs the sandbox serves (the check that catches silent row loss), or
+   the staging model does not hold one row per job;
+5. prints a short summary from the nexudus_import_failures model.
 
 The sandbox is stopped at the end, also on failure. Run it twice: the second run starts
 from the first run's bookmark and picks up only the jobs touched since.
@@ -38,6 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "demo"
 EXTRACTOR = "tap-nexudus-jobs"
 LOADER = "target-duckdb"
+DBT = "dbt-duckdb"
+MODEL_SCHEMA = "analytics"  # dbt-duckdb's schema setting in meltano.yml
+MODELS = ("stg_nexudus_jobs", "nexudus_job_outcomes", "nexudus_import_failures")
+DBT_RESULTS = ROOT / "output" / "dbt-duckdb" / "target" / "run_results.json"
 STATE_ID = f"{ENVIRONMENT}:{EXTRACTOR}-to-{LOADER}"
 STREAM = "business_background_jobs"
 SCHEMA = "nexudus"  # default_target_schema of target-duckdb in meltano.yml
@@ -59,6 +67,18 @@ class TableSummary:
     written_this_run: int
     max_updated_on: datetime | None
     per_status: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the dbt package built, and what nexudus_import_failures says."""
+
+    rows: dict[str, int]
+    warnings: list[tuple[str, int]]
+    checks_passed: int
+    failures: int
+    reasons: list[tuple[str, int]]
+    newest: tuple[datetime, str, str] | None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -110,7 +130,13 @@ def pipeline_env(api_url: str, db_path: Path) -> dict[str, str]:
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TAP_NEXUDUS_JOBS_API_URL": api_url,
             "TAP_NEXUDUS_JOBS_ACCESS_TOKEN": TOKEN,
+            # ResultData for the outcome models; the sandbox has no rate limits to respect.
+            "TAP_NEXUDUS_JOBS_INCLUDE_RESULT_DATA": "true",
+            "TAP_NEXUDUS_JOBS_REQUESTS_PER_MINUTE": "1000000",
+            "TAP_NEXUDUS_JOBS_REQUESTS_PER_HOUR": "1000000",
+            "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
             "TARGET_DUCKDB_FILEPATH": str(db_path),
+            "DBT_DUCKDB_PATH": str(db_path),
         }
     )
     return env
@@ -270,11 +296,11 @@ def qualified_table(connection: Any) -> str:
 def run_pipeline(
     env: Mapping[str, str], full_refresh: bool, verbose: bool, timeout: float
 ) -> float:
-    """`meltano run tap-nexudus-jobs target-duckdb`; returns its duration in seconds."""
+    """`meltano run tap-nexudus-jobs target-duckdb dbt-duckdb:build`; returns its duration."""
     command = [str(meltano_executable()), f"--environment={ENVIRONMENT}", "run"]
     if full_refresh:
         command.append("--full-refresh")
-    command += [EXTRACTOR, LOADER]
+    command += [EXTRACTOR, LOADER, f"{DBT}:build"]
     shown = " ".join(["meltano", *command[1:]])
     print(f"Running:  {shown}" + ("" if verbose else f"  (log: {relative(RUN_LOG)})"))
     RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -352,6 +378,54 @@ def summarise(db_path: Path, run_started: datetime) -> TableSummary:
     )
 
 
+def summarise_models(db_path: Path) -> ModelSummary:
+    """Row counts of the models, dbt's warnings, and the import failures' reasons."""
+    results = json.loads(DBT_RESULTS.read_text(encoding="utf-8"))["results"]
+    tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
+    warnings = [
+        (str(r["unique_id"]).split(".")[2], int(r["failures"]))
+        for r in tests
+        if r["status"] == "warn"
+    ]
+    schema = f'"{MODEL_SCHEMA}"'
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = {}
+        for model in MODELS:
+            row = connection.execute(f"SELECT count(*) FROM {schema}.{model}").fetchone()  # noqa: S608
+            rows[model] = int(row[0]) if row else 0
+        failures = f"{schema}.nexudus_import_failures"
+        reasons = connection.execute(
+            f"SELECT coalesce(reason, '(no ResultData)'), count(*) FROM {failures} "  # noqa: S608
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
+        ).fetchall()
+        newest = connection.execute(
+            f"SELECT failed_at, user_full_name, coalesce(files, '') FROM {failures} "  # noqa: S608
+            "ORDER BY failed_at DESC NULLS LAST, job_id LIMIT 1"
+        ).fetchone()
+    return ModelSummary(
+        rows=rows,
+        warnings=warnings,
+        checks_passed=sum(r["status"] == "pass" for r in tests),
+        failures=rows["nexudus_import_failures"],
+        reasons=[(str(reason), int(count)) for reason, count in reasons],
+        newest=(newest[0], str(newest[1]), str(newest[2])) if newest else None,
+    )
+
+
+def print_models(models: ModelSummary) -> None:
+    """The dbt package's part of the demo's report."""
+    counts = ", ".join(f"{name} {count}" for name, count in models.rows.items())
+    print(f"dbt package nexudus_jobs, schema {MODEL_SCHEMA}: {counts} rows")
+    warned = "; ".join(f"{name} ({count} rows)" for name, count in models.warnings)
+    print(f"  tests: {models.checks_passed} passed, {len(models.warnings)} warned: {warned or '-'}")
+    print(f"  imports that failed (nexudus_import_failures): {models.failures}")
+    if models.newest:
+        failed_at, who, files = models.newest
+        print(f"    newest: {failed_at} by {who} ({files or 'no file'})")
+    for reason, count in models.reasons:
+        print(f"    {count:>5}  {reason}")
+
+
 def report_failure(message: str) -> None:
     """One ``DEMO FAILED: ...`` line on stderr, after everything already printed."""
     sys.stdout.flush()
@@ -398,11 +472,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Finished: meltano run took {elapsed:.1f}s")
 
             summary = summarise(db_path, run_started)
+            models = summarise_models(db_path)
             new_bookmark = current_bookmark(env)
     except duckdb.Error as exc:
         report_failure(f"reading {db_path}: {exc}")
         return 1
-    except (DemoError, OSError, subprocess.SubprocessError) as exc:
+    except (DemoError, OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
         # OSError: also the sandbox request (URLError); SubprocessError: a meltano timeout.
         report_failure(str(exc))
         return 1
@@ -422,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         width = max(len(status) for status, _ in summary.per_status)
         for status, count in summary.per_status:
             print(f"    {status:<{width}}  {count:>6}")
+    print()
+    print_models(models)
 
     problems: list[str] = []
     if summary.rows != served:
@@ -446,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     if new_bookmark is None:
         problems.append(f"no bookmark saved in Meltano state {STATE_ID}")
+    if models.rows["stg_nexudus_jobs"] != summary.distinct_ids:
+        problems.append(
+            f"stg_nexudus_jobs has {models.rows['stg_nexudus_jobs']} rows, "
+            f"the table {summary.distinct_ids} jobs"
+        )
     print()
     if problems:
         for problem in problems:

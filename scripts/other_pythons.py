@@ -6,7 +6,8 @@
 Interpreters are looked for as `python3.X` on PATH and under pyenv
 (`$PYENV_ROOT/versions/3.X.*`, default `~/.pyenv`). The lowest and the highest found each
 get a virtualenv of their own, `.venv-py3.X` (dev dependencies, no Meltano; rebuilt when
-pyproject.toml changes), and run pytest without the Meltano tests (`-m "not meltano"`).
+pyproject.toml changes), and run pytest without the Meltano and dbt tests
+(`-m "not meltano and not dbt"`: neither depends on the tap's Python).
 A version that is `.venv`'s own is already tested by `make pytest` and is not run again.
 On a machine with neither, it says so and exits 0: those versions are then not tested
 here, which is not a failure of the code.
@@ -112,7 +113,7 @@ def main() -> int:
                 "-m",
                 "pytest",
                 "-m",
-                "not meltano",
+                "not meltano and not dbt",
                 "-q",
                 "-p",
                 "no:cacheprovider",

@@ -16,6 +16,7 @@ import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
+from tests.dbt_runs import duckdb_models  # noqa: F401 - a session fixture, shared
 
 SANDBOX_TOKEN = "sandbox-token"
 LISTING_PATH = "/api/sys/businessbackgroundjobs"

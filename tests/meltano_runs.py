@@ -29,11 +29,15 @@ def find_meltano() -> Path:
     )
 
 
-def check_plugins_installed(loader: str) -> None:
+def check_plugins_installed(loader: str, *utilities: str) -> None:
     """The plugin venvs `meltano install` creates; without them `meltano run` cannot work."""
     missing = [
         plugin
-        for plugin in (f"extractors/{EXTRACTOR}", f"loaders/{loader}")
+        for plugin in (
+            f"extractors/{EXTRACTOR}",
+            f"loaders/{loader}",
+            *(f"utilities/{utility}" for utility in utilities),
+        )
         if not (ROOT / ".meltano" / plugin / "venv").is_dir()
     ]
     if missing:
@@ -54,14 +58,16 @@ def meltano_run(
     loader_env: dict[str, str],
     scrubbed_prefixes: tuple[str, ...] = (),
     failure_detail: str = "",
+    then: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """`meltano --environment=demo run tap-nexudus-jobs <loader>` against a sandbox.
+    """`meltano --environment=demo run tap-nexudus-jobs <loader> [then...]` against a sandbox.
 
     Its own system database (so its state never meets the demo's), a unique state-id
-    suffix, and none of the developer's TAP_NEXUDUS_* variables. Fails the test, with the
+    suffix, and none of the developer's TAP_NEXUDUS_* or DBT_* variables. `then` are more
+    blocks for the same `meltano run`, e.g. `dbt-duckdb:build`. Fails the test, with the
     end of Meltano's log, if the run fails.
     """
-    scrubbed = ("TAP_NEXUDUS_", *scrubbed_prefixes)
+    scrubbed = ("TAP_NEXUDUS_", "DBT_", *scrubbed_prefixes)
     env = {k: v for k, v in os.environ.items() if not k.startswith(scrubbed)}
     env.pop("MELTANO_ENVIRONMENT", None)
     env.update(
@@ -81,6 +87,7 @@ def meltano_run(
         f"--state-id-suffix={state_suffix}",
         EXTRACTOR,
         loader,
+        *then,
     ]
     completed = subprocess.run(
         command,

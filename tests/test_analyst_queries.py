@@ -1,20 +1,21 @@
-"""The SQL in README.md's "The table analysts get" runs, and gives the right answers.
+"""The analysts' queries next to the dbt models (transform/README.md) run, and give the
+right answers.
 
 Every ```sql block between `<!-- analyst-queries:start -->` and `<!-- analyst-queries:end -->`
-in README.md is run verbatim against a DuckDB file made by the demo's own pipeline
-(`meltano --environment=demo run tap-nexudus-jobs target-duckdb`, as in
-tests/test_end_to_end.py) from a small sandbox. The file is named nexudus.duckdb, like
-`make demo`'s, so the README's fully qualified `nexudus.nexudus.business_background_jobs`
-resolves exactly as it does for a user. Each query's answer is checked against the jobs the
-sandbox served. The pipeline runs with `include_result_data` (unpaced: the sandbox has no
-limits), and the sandbox sends one field the tap does not declare, for ExtraFields.
+in transform/README.md is run verbatim against a DuckDB file made by the demo's own pipeline
+with the dbt package (`meltano --environment=demo run tap-nexudus-jobs target-duckdb
+dbt-duckdb:build`: the session fixture `duckdb_models` in tests/dbt_runs.py) from a small
+sandbox. The file is named nexudus.duckdb, like `make demo`'s, so the queries' fully
+qualified `nexudus.analytics.<model>` resolves exactly as it does for a user. Each query's
+answer is checked against the jobs the sandbox served. The pipeline runs with
+`include_result_data` (unpaced: the sandbox has no limits), and the sandbox sends one field
+the tap does not declare, for ExtraFields.
 """
 
 from __future__ import annotations
 
 import re
 import typing as t
-import uuid
 from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -23,13 +24,13 @@ import duckdb
 import pytest
 
 from tap_nexudus_jobs.records import parse_result_data
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
-from tests.meltano_runs import ROOT, check_plugins_installed, find_meltano
-from tests.test_end_to_end import LOADER, Pipeline
+from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.dbt_runs import MODEL_JOBS, DuckDBModels
+from tests.meltano_runs import ROOT
 
 pytestmark = pytest.mark.meltano  # runs Meltano pipelines
 
-README = ROOT / "README.md"
+QUERIES_DOC = ROOT / "transform" / "README.md"
 START, END = "<!-- analyst-queries:start -->", "<!-- analyst-queries:end -->"
 SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)
 QUERY_TITLES = {
@@ -42,53 +43,35 @@ QUERY_TITLES = {
     "result_data_keys": "What ResultDataParsed holds",
     "extra_fields": "New fields in ExtraFields",
 }
-EXTRA_FIELDS = {"Priority": {"Level": 2}}
-WITH_RESULT_DATA = {
-    "TAP_NEXUDUS_JOBS_INCLUDE_RESULT_DATA": "true",
-    "TAP_NEXUDUS_JOBS_REQUESTS_PER_MINUTE": "1000000",
-    "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
-}
 FINISHED = {"Completed", "Failed", "Cancelled"}
-JOBS = 300
+JOBS = MODEL_JOBS
 
 Rows = list[dict[str, t.Any]]
 
 
 def readme_queries() -> dict[str, str]:
-    """The README's analyst queries by key, recognised by their first `-- title` line."""
-    text = README.read_text(encoding="utf-8")
-    assert text.count(START) == 1 and text.count(END) == 1, f"{README} needs one {START}..{END}"
+    """The analyst queries by key, recognised by their first `-- title` line."""
+    text = QUERIES_DOC.read_text(encoding="utf-8")
+    assert text.count(START) == 1 and text.count(END) == 1, (
+        f"{QUERIES_DOC} needs one {START}..{END}"
+    )
     section = text[text.index(START) : text.index(END)]
     blocks = [block.strip() for block in SQL_BLOCK.findall(section)]
     queries: dict[str, str] = {}
     for block in blocks:
         title = block.splitlines()[0].removeprefix("--").strip()
         keys = [key for key, wanted in QUERY_TITLES.items() if title.startswith(wanted)]
-        assert len(keys) == 1, f"README query with an unexpected first line: {title!r}"
+        assert len(keys) == 1, f"query with an unexpected first line: {title!r}"
         queries[keys[0]] = block
-    assert set(queries) == set(QUERY_TITLES), f"README has queries {sorted(queries)}"
+    assert set(queries) == set(QUERY_TITLES), f"{QUERIES_DOC} has queries {sorted(queries)}"
     assert len(blocks) == len(QUERY_TITLES)
     return queries
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, NexudusSandbox]]:
-    """A DuckDB file loaded by the demo pipeline, and the sandbox it was loaded from."""
-    meltano = find_meltano()
-    check_plugins_installed(LOADER)
-    tmp = tmp_path_factory.mktemp("analyst")
-    faults = SandboxFaults(extra_fields=EXTRA_FIELDS)
-    with NexudusSandbox(records=JOBS, seed=42, faults=faults) as sandbox:
-        pipeline = Pipeline(
-            meltano=meltano,
-            sandbox=sandbox,
-            db_path=tmp / "nexudus.duckdb",
-            system_db=tmp / "meltano.db",
-            state_suffix=f"analyst-{uuid.uuid4().hex[:12]}",
-            extra_env=WITH_RESULT_DATA,
-        )
-        pipeline.run()
-        yield pipeline.db_path, sandbox
+@pytest.fixture
+def loaded(duckdb_models: DuckDBModels) -> tuple[Path, NexudusSandbox]:
+    """The DuckDB file (table and models), and the sandbox it was loaded from."""
+    return duckdb_models.db_path, duckdb_models.sandbox
 
 
 def run_query(db_path: Path, sql: str) -> Rows:
@@ -107,10 +90,10 @@ def naive_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def test_readme_has_the_analyst_queries():
+def test_the_analyst_queries_read_the_models():
     queries = readme_queries()
     for sql in queries.values():
-        assert "nexudus.nexudus.business_background_jobs" in sql
+        assert re.search(r"FROM nexudus\.analytics\.(stg_nexudus_jobs|nexudus_\w+)", sql)
 
 
 def test_jobs_per_status_per_day(loaded):
@@ -147,11 +130,11 @@ def test_failure_rate_per_business(loaded):
     rows = run_query(db_path, readme_queries()["failure_rate_per_business"])
     jobs = jobs_of(sandbox)
     businesses = {job["BusinessId"] for job in jobs}
-    assert {row["businessid"] for row in rows} == businesses
+    assert {row["business_id"] for row in rows} == businesses
     assert len(rows) == len(businesses)
     for row in rows:
-        mine = [job for job in jobs if job["BusinessId"] == row["businessid"]]
-        assert {job["BusinessName"] for job in mine} == {row["businessname"]}
+        mine = [job for job in jobs if job["BusinessId"] == row["business_id"]]
+        assert {job["BusinessName"] for job in mine} == {row["business_name"]}
         assert (row["failed"], row["finished"]) == failure_counts(mine)
         assert 0 <= row["failure_rate"] <= 1
     assert sum(row["failed"] for row in rows) == failure_counts(jobs)[0]
@@ -168,7 +151,7 @@ def test_slowest_imports(loaded):
         assert row["status"] in ("Completed", "Failed")
         assert row["duration_seconds"] >= 0
         assert row["duration"].total_seconds() == row["duration_seconds"]
-        assert row["updatedon"] >= row["createdon"]
+        assert row["finished_at"] >= row["created_at"]
     seconds = [row["duration_seconds"] for row in rows]
     assert seconds == sorted(seconds, reverse=True)
 
@@ -222,9 +205,10 @@ def test_failed_imports_newest_first(loaded):
     by_id = {job["Id"]: job for job in failed_imports(sandbox)}
     assert 0 < len(rows) == min(50, len(by_id))
     for row in rows:
-        served = by_id[row["id"]]
+        served = by_id[row["job_id"]]
         parsed = parse_result_data(served["ResultData"])
         assert row["files"] == served["Files"]
+        assert row["user_full_name"] == served["UserFullName"]
         assert row["failed_at"] == naive_utc(served["UpdatedOn"])
         assert row["reason"] == reason_of(served)
         if isinstance(parsed, dict):

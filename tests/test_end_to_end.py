@@ -46,6 +46,8 @@ class Pipeline:
     state_suffix: str
     #: More environment for the run, e.g. TAP_NEXUDUS_JOBS_* settings.
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: More blocks for the same `meltano run`, e.g. dbt-duckdb:build.
+    then: tuple[str, ...] = ()
 
     def run(self) -> subprocess.CompletedProcess[str]:
         return meltano_run(
@@ -55,6 +57,7 @@ class Pipeline:
             system_db=self.system_db,
             state_suffix=self.state_suffix,
             loader_env={"TARGET_DUCKDB_FILEPATH": str(self.db_path), **self.extra_env},
+            then=self.then,
         )
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

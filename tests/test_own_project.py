@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
@@ -39,13 +40,35 @@ JOBS = 500  # the sandbox's default, which the README promises
 INSTALL_TIMEOUT_S = 900
 
 
-def readme_commands() -> str:
+def readme_commands(start: str = START, end: str = END) -> str:
     """The bash block between the own-project markers, as the README shows it."""
     text = README.read_text(encoding="utf-8")
-    block = text[text.index(START) + len(START) : text.index(END)]
+    block = text[text.index(start) + len(start) : text.index(end)]
     match = re.fullmatch(r"\s*```bash\n(.*?)```\s*", block, flags=re.S)
-    assert match, "the own-project block is not one ```bash fence"
+    assert match, f"the block after {start} is not one ```bash fence"
     return match.group(1)
+
+
+def run_readme_block(project: OwnProject, commands: str) -> str:
+    """The README's commands in the project, TAP set to this checkout; their output.
+
+    The sandbox's default URL becomes the test's own sandbox.
+    """
+    assert CHECKOUT_LINE in commands
+    script = commands.replace(CHECKOUT_LINE, f"TAP={shlex.quote(str(ROOT))}")
+    script = script.replace(SANDBOX_URL, project.sandbox.url)
+    completed = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=project.path,
+        env=project.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+        check=False,
+    )
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
+    return completed.stdout + completed.stderr
 
 
 @dataclass
@@ -95,22 +118,8 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwnProje
         )
         assert created.returncode == 0, created.stdout + created.stderr
         commands = readme_commands()
-        assert CHECKOUT_LINE in commands
         assert f"api_url {SANDBOX_URL}" in commands
-        script = commands.replace(CHECKOUT_LINE, f"TAP={shlex.quote(str(ROOT))}")
-        script = script.replace(SANDBOX_URL, sandbox.url)
-        completed = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=project.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_S,
-            check=False,
-        )
-        assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
-        project.readme_output = completed.stdout + completed.stderr
+        project.readme_output = run_readme_block(project, commands)
         yield project
 
 
@@ -308,3 +317,24 @@ def test_an_unreachable_api_url_under_meltano_fails_fast_naming_it(
     assert "An unhandled error occurred" not in result.output
     assert "Backing off" not in result.output
     print(f"\n{api_url} under meltano invoke: {result.seconds:.1f}s\n{line}")
+
+
+DBT_START, DBT_END = "<!-- own-project-dbt:start -->", "<!-- own-project-dbt:end -->"
+
+
+def test_the_readme_dbt_commands_build_the_models_in_the_own_project(
+    own_project: OwnProject,
+) -> None:
+    run_readme_block(own_project, readme_commands(DBT_START, DBT_END))
+
+    # The sandbox block sets no start_date: every job the sandbox serves.
+    expected = set(own_project.sandbox.current_versions())
+    database = own_project.path / "output" / "nexudus.duckdb"
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute("SELECT job_id FROM analytics.stg_nexudus_jobs").fetchall()
+    ids = {row[0] for row in rows}
+    assert ids == expected
+    # dbt reports into the user's project, not into the checkout's package.
+    results = own_project.path / "output" / "dbt-duckdb" / "target" / "run_results.json"
+    statuses = {r["status"] for r in json.loads(results.read_text(encoding="utf-8"))["results"]}
+    assert statuses <= {"success", "pass"}

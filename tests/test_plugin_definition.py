@@ -289,3 +289,51 @@ def test_meltano_add_from_ref_accepts_the_definition(tmp_path: Path):
     assert list(settings_by_name(plugin)) == list(settings_by_name(load_yaml(DEFINITION_FILE)))
     listed = meltano_cmd("config", "list", EXTRACTOR, cwd=project)
     assert "TAP_NEXUDUS_JOBS_ACCESS_TOKEN" in listed
+
+
+UTILITIES = ["dbt-duckdb", "dbt-postgres"]
+
+
+@pytest.mark.parametrize("utility", UTILITIES)
+def test_dbt_utility_definitions_are_this_projects_utilities(utility):
+    standalone = load_yaml(ROOT / "plugins" / "utilities" / f"{utility}.yml")
+    project = load_yaml(ROOT / "meltano.yml")
+    (ours,) = [p for p in project["plugins"]["utilities"] if p["name"] == utility]
+    # meltano.yml carries the same definition, header comments aside.
+    assert standalone == ours
+    pins = standalone["pip_url"].split()
+    assert "dbt-core~=1.11.0" in pins
+    if utility == "dbt-duckdb":
+        # One duckdb for target-duckdb and dbt on the same file.
+        (loader,) = [p for p in project["plugins"]["loaders"] if p["name"] == "target-duckdb"]
+        assert "duckdb==1.2.2" in pins and "duckdb==1.2.2" in loader["pip_url"].split()
+    # dbt reads these variables: the project, its profiles, and where it writes.
+    envs = {s["name"]: s.get("env") for s in standalone["settings"]}
+    for name, env in {
+        "project_dir": "DBT_PROJECT_DIR",
+        "profiles_dir": "DBT_PROFILES_DIR",
+        "target": "DBT_TARGET",
+        "target_path": "DBT_TARGET_PATH",
+        "log_path": "DBT_LOG_PATH",
+    }.items():
+        assert envs[name] == env
+    assert {"build", "freshness", "docs-generate"} <= set(standalone["commands"])
+
+
+def test_dbt_duckdb_reads_the_file_target_duckdb_writes_in_every_environment():
+    project = load_yaml(ROOT / "meltano.yml")
+
+    def configured(plugins: dict[str, t.Any], kind: str, name: str, key: str) -> t.Any:
+        found = [p for p in plugins.get(kind, []) if p["name"] == name]
+        return found[0].get("config", {}).get(key) if found else None
+
+    base = project["plugins"]
+    default_loader = configured(base, "loaders", "target-duckdb", "filepath")
+    (dbt,) = [p for p in base["utilities"] if p["name"] == "dbt-duckdb"]
+    default_dbt = {s["name"]: s.get("value") for s in dbt["settings"]}["path"]
+    assert default_loader == default_dbt
+    for environment in project["environments"]:
+        plugins = environment.get("config", {}).get("plugins", {})
+        loader = configured(plugins, "loaders", "target-duckdb", "filepath") or default_loader
+        path = configured(plugins, "utilities", "dbt-duckdb", "path") or default_dbt
+        assert loader == path, environment["name"]

@@ -18,6 +18,7 @@ fixes it; it never skips.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -35,6 +36,17 @@ from pathlib import Path
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tests.dbt_runs import (
+    WITH_RESULT_DATA,
+    ExpectedFailure,
+    check_build,
+    dbt_env,
+    expected_import_failures,
+    expected_result_formats,
+    fail_with_log,
+    invoke_dbt,
+    run_results,
+)
 from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
 pytestmark = pytest.mark.meltano  # runs Meltano pipelines
@@ -386,3 +398,99 @@ def test_meltano_run_into_postgres_full_then_incremental(pg_pipeline: PostgresPi
         pg_pipeline.server.psql('SELECT "Id", "Status" FROM {table} WHERE "Status" = \'Failed\'')
     )
     assert {str(i) for i in touched} <= set(statuses)
+
+
+DBT = "dbt-postgres"
+MODEL_SCHEMA = "analytics"  # dbt-postgres's schema setting in meltano.yml
+#: Rows no model can fully interpret: an unknown status, null timestamps, plain-text
+#: ResultData. They must land (with NULLs or `unknown`) and only make warnings. ({{ is
+#: one brace: psql() formats its SQL.)
+BAD_ROWS = (
+    "INSERT INTO {table} "
+    '("Id", "Status", "Description", "ResultData", "CreatedOn", "UpdatedOn") VALUES '
+    "(990001, 'Exploded', 'Import members from x.csv', 'not json {{', NULL, NULL), "
+    "(990002, 'Failed', 'Import bookings from y.csv', 'Disk full', '2026-01-01', NULL), "
+    "(990003, NULL, NULL, NULL, NULL, '2026-01-02')"
+)
+
+
+def test_dbt_package_builds_on_what_target_postgres_loaded(
+    pg_pipeline: PostgresPipeline, tmp_path: Path
+):
+    check_plugins_installed(LOADER, DBT)
+    server, sandbox = pg_pipeline.server, pg_pipeline.sandbox
+    target = tmp_path / "dbt-target"
+    env = {
+        **server.loader_env(),
+        **WITH_RESULT_DATA,
+        "DBT_POSTGRES_TARGET_PATH": str(target),
+        "DBT_POSTGRES_LOG_PATH": str(target / "logs"),
+    }
+
+    # -- load and build in one `meltano run`, as the README shows -----------------------
+    meltano_run(
+        pg_pipeline.meltano,
+        LOADER,
+        sandbox_url=sandbox.url,
+        system_db=pg_pipeline.system_db,
+        state_suffix=pg_pipeline.state_suffix,
+        loader_env=env,
+        scrubbed_prefixes=("TARGET_POSTGRES_", "PG"),
+        then=(f"{DBT}:build",),
+    )
+    jobs = [dict(job) for job in sandbox.jobs.values()]
+    versions = sandbox.current_versions()
+    formats = expected_result_formats(jobs)
+    assert formats["text"] > 0 and formats["json_object"] > 0
+    check_build(run_results(target), {"nexudus_job_outcomes_result_data_is_json": formats["text"]})
+
+    def model(sql: str) -> list[list[str]]:
+        return server.psql(sql.replace("{models}", MODEL_SCHEMA))
+
+    assert model("SELECT count(*), count(DISTINCT job_id) FROM {models}.stg_nexudus_jobs") == [
+        [str(PG_JOBS), str(PG_JOBS)]
+    ]
+    got_formats = dict(
+        model("SELECT result_data_format, count(*) FROM {models}.nexudus_job_outcomes GROUP BY 1")
+    )
+    assert got_formats == {kind: str(count) for kind, count in formats.items()}
+    failures = {
+        int(job_id): ExpectedFailure(
+            reason or None, int(done) if done else None, int(bad) if bad else None
+        )
+        for job_id, reason, done, bad in model(
+            "SELECT job_id, coalesce(reason, ''), coalesce(rows_processed::text, ''), "
+            "coalesce(rows_failed::text, '') FROM {models}.nexudus_import_failures"
+        )
+    }
+    assert failures == expected_import_failures(jobs)
+    assert failures
+
+    # -- freshness on the quoted "UpdatedOn": the sandbox's history ended months ago -------
+    fresh = invoke_dbt(pg_pipeline.meltano, f"{DBT}:freshness", dbt_env(DBT, target, env))
+    assert fresh.returncode != 0
+    sources = json.loads((target / "sources.json").read_text(encoding="utf-8"))
+    (source,) = sources["results"]
+    assert source["status"] == "error"
+    newest = max(datetime.fromisoformat(v.replace("Z", "+00:00")) for v in versions.values())
+    assert source["max_loaded_at"].startswith(newest.replace(tzinfo=None).isoformat())
+
+    # -- rows the models cannot interpret: the build still passes, with warnings ----------
+    server.psql(BAD_ROWS)
+    rebuilt = invoke_dbt(pg_pipeline.meltano, f"{DBT}:build", dbt_env(DBT, target, env))
+    if rebuilt.returncode != 0:
+        fail_with_log(rebuilt, f"meltano invoke {DBT}:build")
+    check_build(
+        run_results(target),
+        {
+            "stg_nexudus_jobs_status_is_known": 2,
+            "stg_nexudus_jobs_created_at_is_set": 2,
+            "stg_nexudus_jobs_updated_at_is_set": 2,
+            "nexudus_job_outcomes_result_data_is_json": formats["text"] + 2,
+        },
+    )
+    assert model(
+        "SELECT job_id, status_category, coalesce(reason, '-') FROM {models}.stg_nexudus_jobs "
+        "LEFT JOIN {models}.nexudus_import_failures USING (job_id) "
+        "WHERE job_id > 990000 ORDER BY job_id"
+    ) == [["990001", "unknown", "-"], ["990002", "failed", "Disk full"], ["990003", "unknown", "-"]]
