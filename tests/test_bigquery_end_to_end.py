@@ -7,7 +7,7 @@ real z3-target-bigquery, loading with its gcs_stage method into a local BigQuery
 bigquery-emulator` installs both). The sandbox
 serves jobs with ResultData (include_result_data) and one field the tap does not declare, so
 the JSON columns are filled. The test counts the rows in BigQuery, checks column types and
-JSON values, and runs every query of README.md's BigQuery block against the table.
+JSON values, and runs every query of docs/warehouses.md's BigQuery block against the table.
 
 What the emulator cannot do: MERGE. It answers the target's upsert (`MERGE ... WHEN MATCHED
 THEN UPDATE SET target.col = ...`) with "Qualified column names in UPDATE .. SET not
@@ -46,7 +46,7 @@ UNPACED_WITH_RESULT_DATA = {
     "TAP_NEXUDUS_JOBS_MIN_REQUEST_INTERVAL_MS": "0",
 }
 MERGE_UNSUPPORTED = "Qualified column names in UPDATE .. SET not supported"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "warehouses.md"
 START, END = "<!-- bigquery-queries:start -->", "<!-- bigquery-queries:end -->"
 QUERY_TITLES = {
     "per_status_per_day": "BigQuery: jobs per status per day",
@@ -59,15 +59,15 @@ FINISHED = {"Completed", "Failed", "Cancelled"}
 
 
 def readme_queries() -> dict[str, str]:
-    """The README's BigQuery queries by key, recognised by their first `-- title` line."""
+    """docs/warehouses.md's BigQuery queries by key, recognised by their first `-- title` line."""
     text = README.read_text(encoding="utf-8")
-    assert text.count(START) == 1 and text.count(END) == 1, f"README needs one {START}..{END}"
+    assert text.count(START) == 1 and text.count(END) == 1, f"needs one {START}..{END}"
     section = text[text.index(START) : text.index(END)]
     queries: dict[str, str] = {}
     for block in re.findall(r"```sql\n(.*?)```", section, flags=re.S):
         title = block.strip().splitlines()[0].removeprefix("--").strip()
         keys = [key for key, wanted in QUERY_TITLES.items() if title.startswith(wanted)]
-        assert len(keys) == 1, f"README BigQuery query with an unexpected first line: {title!r}"
+        assert len(keys) == 1, f"BigQuery query with an unexpected first line: {title!r}"
         queries[keys[0]] = block
     assert set(queries) == set(QUERY_TITLES)
     return queries

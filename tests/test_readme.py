@@ -45,12 +45,11 @@ def test_usage_comes_first_and_internals_last() -> None:
         "Settings",
         "Loading into warehouses",
         "The table analysts get",
-        "How the tap reads Nexudus",
-        "Benchmarks",
-        "Code map",
+        "Troubleshooting",
+        "More",
     ]
     found = headings(2)
-    assert [h for h in found if h in order] == order
+    assert found == order
     # Using the tap elsewhere comes right after the quick start.
     assert found.index("Use it in your own Meltano project") == found.index("Quick start") + 1
 
@@ -116,12 +115,52 @@ def test_the_sandbox_alone_and_sample_config_are_documented() -> None:
         assert needed in text, needed
 
 
+def test_the_readme_is_for_users_and_internals_live_in_docs() -> None:
+    assert len(README.splitlines()) <= 460
+    for doc in ("how-the-tap-reads-nexudus", "warehouses", "running-at-scale", "development"):
+        assert f"(docs/{doc}.md" in README, doc
+        assert (ROOT / "docs" / f"{doc}.md").is_file(), doc
+
+
+def test_the_troubleshooting_section_covers_every_kind_of_error_line() -> None:
+    text = section("Troubleshooting")
+    for line in [
+        "is not an ISO 8601 date-time",
+        "Unknown setting",
+        "State key",
+        "is later than every job Nexudus lists",
+        "POST /api/token failed",
+        "BusinessBackgroundJob-List role",
+        "Could not reach Nexudus",
+        "Nexudus ignored to_BusinessBackgroundJob_UpdatedOn",
+        "Stopping cleanly",
+        "retrying in",
+    ]:
+        assert line in text, line
+
+
+CODE_MAP = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+
+
 def test_the_code_map_names_files_that_exist() -> None:
-    text = section("Code map")
-    paths = re.findall(r"`((?:tap_nexudus_jobs|tests|scripts|plugins)[\w/.\-]*)`", text)
+    text = CODE_MAP[CODE_MAP.index("## Code map") :]
+    paths = re.findall(r"`((?:tap_nexudus_jobs|tests|scripts|plugins|transform)[\w/.\-]*)`", text)
     assert len(paths) > 20
     for path in paths:
         assert (ROOT / path).exists(), path
+
+
+def test_the_code_map_names_every_module_of_the_package() -> None:
+    text = CODE_MAP[CODE_MAP.index("## Code map") :]
+    package = ROOT / "tap_nexudus_jobs"
+    for module in sorted(package.rglob("*.py")):
+        if module.name in {"__init__.py", "__main__.py"}:
+            continue
+        relative = module.relative_to(ROOT).as_posix()
+        named = (
+            f"`{relative}`" in text or f"`{module.parent.relative_to(ROOT).as_posix()}/`" in text
+        )
+        assert named, f"{relative} is not in the code map (docs/development.md)"
 
 
 def test_jsonl_appending_is_said_where_a_new_user_looks() -> None:

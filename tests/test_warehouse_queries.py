@@ -1,8 +1,8 @@
-"""The README's Snowflake and BigQuery analyst queries parse, and name only real columns.
+"""docs/warehouses.md's Snowflake and BigQuery analyst queries parse, and name only real columns.
 
 No local Snowflake can run target-snowflake's load, so the Snowflake block is checked with
 sqlglot's Snowflake dialect: each query must parse, read the table the definition loads
-(RAW.NEXUDUS.BUSINESS_BACKGROUND_JOBS for the README's database RAW), and name only columns
+(RAW.NEXUDUS.BUSINESS_BACKGROUND_JOBS for the database RAW the docs use), and name only columns
 the tap emits. The BigQuery block gets the same check with the BigQuery dialect (it also
 runs on an emulator in tests/test_bigquery_end_to_end.py).
 """
@@ -18,7 +18,7 @@ from sqlglot import exp
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 from tests.meltano_runs import ROOT
 
-README = ROOT / "README.md"
+README = ROOT / "docs" / "warehouses.md"
 COLUMNS = {name.lower() for name in BusinessBackgroundJobsStream.schema["properties"]}
 BLOCKS = {
     "snowflake": ("<!-- snowflake-queries:start -->", "<!-- snowflake-queries:end -->"),
@@ -33,7 +33,7 @@ TABLES = {
 def readme_queries(dialect: str) -> list[str]:
     start, end = BLOCKS[dialect]
     text = README.read_text(encoding="utf-8")
-    assert text.count(start) == 1 and text.count(end) == 1, f"README needs one {start}..{end}"
+    assert text.count(start) == 1 and text.count(end) == 1, f"needs one {start}..{end}"
     section = text[text.index(start) : text.index(end)]
     return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
 
