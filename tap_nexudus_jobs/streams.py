@@ -23,13 +23,6 @@ from tap_nexudus_jobs.delivered import DELIVERED_STATE_KEY, DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
 from tap_nexudus_jobs.full_records import FullRecordFetcher, IncompletePage
-from tap_nexudus_jobs.pagination import (
-    ASCENDING_DIR_CANDIDATES,
-    FetchedPage,
-    ListingWalk,
-    ListingWindow,
-    PageRequest,
-)
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
@@ -40,6 +33,13 @@ from tap_nexudus_jobs.timestamps import (
     floor_to_minute,
     normalise_timestamp,
     parse_timestamp,
+)
+from tap_nexudus_jobs.walk import (
+    ASCENDING_DIR_CANDIDATES,
+    FetchedPage,
+    ListingWalk,
+    ListingWindow,
+    PageRequest,
 )
 
 if t.TYPE_CHECKING:
@@ -129,7 +129,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     @override
     def get_new_paginator(self) -> None:
-        """Paging is the drift-safe walk in `request_records` (see pagination.py)."""
+        """Paging is the drift-safe walk in `request_records` (see walk/)."""
         return
 
     @override
