@@ -74,12 +74,13 @@ class ListingWalk:
         self._normalise = normalise
         self._log = log
         self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
-        self.sort = SortProof()
-        self.clock = ClockProof()
-        self.claim = Claim(bookmark=starting_bookmark)
-        self.ledger = VersionLedger(delivered)
-        self.habits = ServerHabits(page_size)
-        self.overlap = Overlap()
+        # What the walk knows (knowledge.py): replaced only with what a decision returns.
+        self._sort = SortProof()
+        self._clock = ClockProof()
+        self._claim = Claim(bookmark=starting_bookmark)
+        self._ledger = VersionLedger(delivered)
+        self._habits = ServerHabits(page_size)
+        self._overlap = Overlap()
         self.total_items: int | None = None
         self.total_pages: int | None = None
 
@@ -98,9 +99,11 @@ class ListingWalk:
                 # page showed it wrong: walk again with the other value. Re-reads are not
                 # emitted twice and the bookmark never goes back; the probe, read in the
                 # wrong order, bounds nothing. Once proven, this cannot happen again.
-                self.sort = SortProof(ASCENDING_DIR_CANDIDATES[1], proven=True)
-                self.clock = replace(self.clock, probe=None, stop_after=None)
-                first = self._fetch(PageRequest(ListingWindow(self._start), 1, self.sort.direction))
+                self._sort = SortProof(ASCENDING_DIR_CANDIDATES[1], proven=True)
+                self._clock = replace(self._clock, probe=None, stop_after=None)
+                first = self._fetch(
+                    PageRequest(ListingWindow(self._start), 1, self._sort.direction)
+                )
 
     # -- the three ways of reading ---------------------------------------------------
 
@@ -123,7 +126,7 @@ class ListingWalk:
                     "UpdatedOn beyond that page cannot be reached by any UpdatedOn filter"
                 )
                 floor = EARLIEST
-                fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self.sort.direction))
+                fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._sort.direction))
                 continue
             last_minute = t.cast("datetime", step.minute)
             yield self._emit(fetched.records, complete_before=last_minute)
@@ -134,38 +137,38 @@ class ListingWalk:
                 if resume is None:
                     return
                 floor = resume
-            verdict, chase = decide.chase_verdict(chase, floor, self.clock, self.claim)
+            verdict, chase = decide.chase_verdict(chase, floor, self._clock, self._claim)
             if verdict == "stop":
                 return
             if verdict == "probe":
                 self._probe_last_page(fetched, chase.previous_floor)
-            self.ledger.forget_before(floor)
+            self._ledger.forget_before(floor)
             chase = replace(chase, previous_floor=floor)
-            fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self.sort.direction))
+            fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._sort.direction))
 
     def _crowded(
         self, fetched: FetchedPage, floor: datetime | None, value: datetime
     ) -> Generator[ListingPage, None, datetime]:
         """A whole page inside one minute: read that minute in Id order."""
-        if not self.clock.listed_after(value + ONE_MINUTE):
+        if not self._clock.listed_after(value + ONE_MINUTE):
             self._probe_last_page(fetched, floor)
         yield from self._id_walk(value)
         return value + ONE_MINUTE
 
     def _spread(self, fetched: FetchedPage, last_minute: datetime) -> Walk:
         """Re-anchor at the page's last minute, or walk the closed windows from it."""
-        self.overlap = decide.overlap_after(self.overlap, fetched.records, last_minute)
+        self._overlap = decide.overlap_after(self._overlap, fetched.records, last_minute)
         pays = decide.closed_walk_pays(
             fetched.envelope.total_pages,
-            self.overlap,
-            self.habits.size,
-            probe_needed=self.clock.probe is None,
+            self._overlap,
+            self._habits.size,
+            probe_needed=self._clock.probe is None,
         )
         if not pays:
             return last_minute
-        if decide.probe_needed_from(self.clock, last_minute):
+        if decide.probe_needed_from(self._clock, last_minute):
             self._probe_from(last_minute, fetched)
-        end = decide.closed_end(self.clock, last_minute)
+        end = decide.closed_end(self._clock, last_minute)
         if end is None:
             return last_minute
         return (yield from self._closed_walk(last_minute, end))
@@ -177,10 +180,10 @@ class ListingWalk:
         leave it between two pages in the same moment, which no TotalItems shows. Closed,
         jobs can only leave, and every leave shows: this second reading is exact.
         """
-        resume_limit, reread = self.claim.last_limit, False
-        for value in self.claim.open_windows:
-            if self.clock.listed_after(value + ONE_MINUTE):
-                self.claim = decide.close_window(self.claim, value)
+        resume_limit, reread = self._claim.last_limit, False
+        for value in self._claim.open_windows:
+            if self._clock.listed_after(value + ONE_MINUTE):
+                self._claim = decide.close_window(self._claim, value)
                 yield from self._id_walk(value)
                 reread = True
         if reread:
@@ -194,9 +197,9 @@ class ListingWalk:
         """
         floor, to_filter_checked = start, False
         while True:
-            fetched = self._fetch(PageRequest(ListingWindow(floor, end), 1, self.sort.direction))
+            fetched = self._fetch(PageRequest(ListingWindow(floor, end), 1, self._sort.direction))
             if not to_filter_checked:
-                check_to_filter(self.clock.probe, fetched.envelope.total_items, start, end)
+                check_to_filter(self._clock.probe, fetched.envelope.total_items, start, end)
                 to_filter_checked = True
             step = decide.window_step(fetched)
             if step.kind == "last":
@@ -228,25 +231,25 @@ class ListingWalk:
                 if verdict == "shuffled":
                     return decide.by_id_then(tie.minute_or(floor), end)
             records = fetched.records
-            self.habits = decide.habits_after_window_page(self.habits, records, end)
+            self._habits = decide.habits_after_window_page(self._habits, records, end)
             tie = decide.tie_after(tie, records)
             complete = tie.minute_or(floor)
             yield self._emit(records, complete_before=complete)
-            self.ledger.forget_before(complete)
+            self._ledger.forget_before(complete)
             if not fetched.envelope.has_next_page:
-                resume, newest = decide.window_finished(self.habits, self.clock, end)
+                resume, newest = decide.window_finished(self._habits, self._clock, end)
                 if newest is not None:
                     yield self._emit(newest, complete_before=None)
                 return resume
             page += 1
             window = ListingWindow(floor, end)
-            fetched = self._fetch(PageRequest(window, page, self.sort.direction))
+            fetched = self._fetch(PageRequest(window, page, self._sort.direction))
 
     def _id_walk(self, value: datetime) -> Iterator[ListingPage]:
         """All jobs of minute `value` in Id order, from the window `[value, value + 1]`."""
-        closed = self.clock.listed_after(value + ONE_MINUTE)
-        if not closed and value not in self.claim.open_windows:
-            self.claim = decide.open_window(self.claim, value)
+        closed = self._clock.listed_after(value + ONE_MINUTE)
+        if not closed and value not in self._claim.open_windows:
+            self._claim = decide.open_window(self._claim, value)
             self._log(
                 f"More than a page of jobs share the newest minute {value:%Y-%m-%d %H:%M} "
                 "(server time) and nothing newer is listed yet: reading it, and again once a "
@@ -255,17 +258,17 @@ class ListingWalk:
         window = ListingWindow(value, value + ONE_MINUTE)
         cursor = decide.IdCursor()
         while True:
-            request = PageRequest(window, cursor.page, self.sort.direction, ORDER_BY_ID)
+            request = PageRequest(window, cursor.page, self._sort.direction, ORDER_BY_ID)
             fetched = self._fetch(request)
             step = decide.id_page_step(
-                cursor, fetched, closed=closed, sort=self.sort, size=self.habits.size
+                cursor, fetched, closed=closed, sort=self._sort, size=self._habits.size
             )
-            self.sort, cursor = step.sort, step.cursor
+            self._sort, cursor = step.sort, step.cursor
             if step.kind == "step_back":
                 continue
             yield self._emit(fetched.records, complete_before=value)
             if step.kind == "last":
-                self.ledger.forget_before(value + ONE_MINUTE)
+                self._ledger.forget_before(value + ONE_MINUTE)
                 return
 
     # -- the first page and probes -----------------------------------------------------
@@ -274,7 +277,7 @@ class ListingWalk:
         """Page 1, with the sort direction proven before anything is emitted."""
         window = ListingWindow(self._start)
         for direction in ASCENDING_DIR_CANDIDATES:
-            self.sort = replace(self.sort, direction=direction)
+            self._sort = replace(self._sort, direction=direction)
             fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
             order = decide.page_one_order(fetched)
             if order == "ask_last_page":
@@ -288,7 +291,7 @@ class ListingWalk:
                 if order == "descending":
                     continue
                 proven = order == "proven"
-            self.sort = replace(self.sort, proven=proven)
+            self._sort = replace(self._sort, proven=proven)
             check_ascending_within(fetched.records, 1, ORDER_BY_UPDATED_ON)
             check_inside(fetched.records, PageRequest(window, 1, direction))
             return fetched
@@ -297,16 +300,16 @@ class ListingWalk:
     def _last_page_order(self, window: ListingWindow, fetched: FetchedPage) -> decide.Order:
         """Page 1 listed one timestamp: the last page shows the order (and is a probe)."""
         pages = t.cast("int", fetched.envelope.total_pages)
-        request = PageRequest(window, pages, self.sort.direction)
+        request = PageRequest(window, pages, self._sort.direction)
         probe = self._fetch(request, verify_order=False)
         order = decide.last_page_order(fetched.records, probe.records)
         if order != "descending":
-            self.clock = decide.with_probe(self.clock, window.start, probe, fetched)
+            self._clock = decide.with_probe(self._clock, window.start, probe, fetched)
         return order
 
     def _id_order(self, window: ListingWindow, direction: int) -> decide.Order:
         """Settle `dir` by Id order (two Ids show it), when UpdatedOn showed one value."""
-        size = max(2, self.habits.page_size)
+        size = max(2, self._habits.page_size)
         request = PageRequest(window, 1, direction, ORDER_BY_ID, size=size)
         records = self._fetch(request, verify_order=False).records
         return decide.id_order([r["Id"] for r in records])
@@ -316,15 +319,15 @@ class ListingWalk:
         pages = fetched.envelope.total_pages
         last = fetched
         if pages is not None and pages >= 2:
-            last = self._fetch(PageRequest(ListingWindow(floor), pages, self.sort.direction))
-        self.clock = decide.with_probe(self.clock, floor, last, fetched)
+            last = self._fetch(PageRequest(ListingWindow(floor), pages, self._sort.direction))
+        self._clock = decide.with_probe(self._clock, floor, last, fetched)
 
     def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
         """The last page of the open listing from `start`, where a closed walk would begin."""
-        for page in decide.probe_pages_from(start, fetched, self.habits.size):
-            probe = self._fetch(PageRequest(ListingWindow(start), page, self.sort.direction))
+        for page in decide.probe_pages_from(start, fetched, self._habits.size):
+            probe = self._fetch(PageRequest(ListingWindow(start), page, self._sort.direction))
             if probe.records:
-                self.clock = decide.with_probe(self.clock, start, probe, fetched)
+                self._clock = decide.with_probe(self._clock, start, probe, fetched)
                 return
 
     # -- every request goes through here -----------------------------------------------
@@ -341,16 +344,16 @@ class ListingWalk:
                 raise NexudusResponseError(msg) from None
         check_served(request, fetched.envelope)
         if verify_order:
-            self.sort = decide.sort_after_page(self.sort, records, request.page, request.order_by)
+            self._sort = decide.sort_after_page(self._sort, records, request.page, request.order_by)
             check_inside(records, request)
-        self.clock = decide.clock_after_page(self.clock, records)
-        self.habits = decide.habits_after_page(self.habits, fetched)
+        self._clock = decide.clock_after_page(self._clock, records)
+        self._habits = decide.habits_after_page(self._habits, fetched)
         return fetched
 
     def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
         """The page's new versions, and the bookmark: no further than `complete_before`."""
-        admitted = [record for record in records if self.ledger.admit(record)]
-        self.claim = decide.claim_after(
-            self.claim, admitted, complete_before, proven=self.sort.proven
+        admitted = [record for record in records if self._ledger.admit(record)]
+        self._claim = decide.claim_after(
+            self._claim, admitted, complete_before, proven=self._sort.proven
         )
-        return ListingPage(admitted, self.claim.bookmark)
+        return ListingPage(admitted, self._claim.bookmark)
