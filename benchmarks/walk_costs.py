@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/walk_costs.py --quick    # ~30 s
     .venv/bin/python benchmarks/walk_costs.py --n 10000 --page-sizes 100 --drift-sizes 5000
 
-The walk (``tap_nexudus_jobs/pagination.py``) does not cost exactly ``ceil(N/page_size)``
+The walk (``tap_nexudus_jobs/walk/``) does not cost exactly ``ceil(N/page_size)``
 listing requests: it re-anchors at the last minute it read (re-reading that minute's
 jobs), probes the listing's last page to prove windows closed, and reads a minute that
 fills a whole page in ``Id`` order. This script measures those costs on the sandbox's

@@ -27,12 +27,6 @@ from tap_nexudus_jobs.nexudus_api import (
     equality_filter,
     range_filter,
 )
-from tap_nexudus_jobs.pagination import (
-    FetchedPage,
-    ListingWalk,
-    ListingWindow,
-    PageRequest,
-)
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
@@ -44,6 +38,7 @@ from tap_nexudus_jobs.timestamps import (
     normalise_timestamp,
     parse_timestamp,
 )
+from tap_nexudus_jobs.walk import FetchedPage, ListingWalk, ListingWindow, PageRequest
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -130,7 +125,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     @override
     def get_new_paginator(self) -> None:
-        """Paging is the drift-safe walk in `request_records` (see pagination.py)."""
+        """Paging is the drift-safe walk in `request_records` (see walk/)."""
         return
 
     @override

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
-from tap_nexudus_jobs.pagination import FetchedPage, PageRequest
+from tap_nexudus_jobs.walk import FetchedPage, PageRequest
 
 ToSemantics = Literal["minute", "instant"]
 TieOrder = Literal["shuffle", "stable"]

@@ -36,8 +36,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.pagination import ListingPage, ListingWalk
 from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
+from tap_nexudus_jobs.walk import ListingPage, ListingWalk
 from tests.listing_model import (
     Batch,
     Bulk,

@@ -10,14 +10,14 @@ import pytest
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.pagination import (
+from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
+from tap_nexudus_jobs.walk import (
     FetchedPage,
     ListingPage,
     ListingWalk,
     PageRequest,
     VersionLedger,
 )
-from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 

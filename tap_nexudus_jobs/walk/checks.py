@@ -1,0 +1,96 @@
+"""Checks of a listing response: each stops the run when the server broke a promise.
+
+Every error says what Nexudus did and that the run stops so the bookmark cannot skip jobs.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_nexudus_jobs.errors import NexudusResponseError
+from tap_nexudus_jobs.timestamps import to_utc_iso
+from tap_nexudus_jobs.walk.listing import ONE_MINUTE, first_descending_pair, minute
+
+if t.TYPE_CHECKING:
+    from datetime import datetime
+
+    from tap_nexudus_jobs.envelope import ListingEnvelope
+    from tap_nexudus_jobs.walk.knowledge import Probe
+    from tap_nexudus_jobs.walk.listing import PageRequest, Record
+
+
+def check_served(request: PageRequest, envelope: ListingEnvelope) -> None:
+    """The page and the order asked for are the ones served."""
+    served = envelope.current_page
+    if served is not None and served != request.page:
+        msg = f"Nexudus returned page {served} when page {request.page} was requested"
+        raise NexudusResponseError(msg)
+    order_field = envelope.order_field
+    if order_field is not None and order_field.lower() != request.order_by.lower():
+        msg = f"Nexudus sorted page {request.page} by {order_field!r}, not by {request.order_by}"
+        raise NexudusResponseError(msg)
+
+
+def not_ascending(page: int, order_by: str, pair: tuple[t.Any, t.Any]) -> NexudusResponseError:
+    msg = (
+        f"Nexudus listing page {page} is not in ascending {order_by} order "
+        f"({pair[0]} before {pair[1]}); stopping so the bookmark cannot skip jobs"
+    )
+    return NexudusResponseError(msg)
+
+
+def check_ascending_within(records: list[Record], page: int, order_by: str) -> None:
+    pair = first_descending_pair(records, order_by)
+    if pair is not None:
+        raise not_ascending(page, order_by, pair)
+
+
+def check_inside(records: list[Record], request: PageRequest) -> None:
+    """Every job lies in the requested window, else the server ignored a filter."""
+    window = request.window
+    low = to_utc_iso(window.start) if window.start else None
+    high = to_utc_iso(window.end + ONE_MINUTE) if window.end else None
+    for record in records:
+        stamp = record.get("UpdatedOn")
+        if stamp is None:
+            continue
+        if low is not None and stamp < low:
+            bound = f"from_BusinessBackgroundJob_UpdatedOn={window.start:%Y-%m-%dT%H:%M}"
+        elif high is not None and stamp >= high:
+            bound = f"to_BusinessBackgroundJob_UpdatedOn={window.end:%Y-%m-%dT%H:%M}"
+        else:
+            continue
+        msg = (
+            f"Nexudus ignored {bound}: page {request.page} listed job {record['Id']} "
+            f"updated {stamp}; stopping so the bookmark cannot skip jobs"
+        )
+        raise NexudusResponseError(msg)
+
+
+def check_to_filter(probe: Probe | None, total: int | None, start: datetime, end: datetime) -> None:
+    """Before trusting a closed window: it must leave out the newest jobs listed.
+
+    The probe listed the open listing from `start`: the window `[start, end]` can hold
+    no more than that, less the probe's jobs after `end` (they can only move later).
+    """
+    if probe is None or probe.floor != start or probe.total_items is None or total is None:
+        return
+    outside = sum(1 for stamp in probe.stamps if minute(stamp) > end)
+    most = probe.total_items - outside
+    if outside and total > most:
+        msg = (
+            f"Nexudus ignored to_BusinessBackgroundJob_UpdatedOn={end:%Y-%m-%dT%H:%M}: the "
+            f"window holds {total} jobs, but at most {most} were listed up to that "
+            "minute; stopping so the bookmark cannot skip jobs"
+        )
+        raise NexudusResponseError(msg)
+
+
+def no_ascending_order(envelope: ListingEnvelope) -> NexudusResponseError:
+    msg = (
+        "Nexudus did not list UpdatedOn in ascending order with dir=1 or dir=0 "
+        f"(it echoed CurrentOrderField={envelope.order_field!r}, "
+        f"CurrentSortDirection={envelope.sort_direction!r}); stopping before any "
+        "record or state is emitted"
+    )
+    return NexudusResponseError(msg)

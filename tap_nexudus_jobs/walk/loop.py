@@ -1,0 +1,359 @@
+"""The walk's loop: it fetches, checks each response, and does what the decisions say.
+
+What to read next and what the bookmark may claim are decided in decisions.py, from the
+walk's knowledge (knowledge.py); this module only sends the requests they name. The
+algorithm is explained in the package docstring (walk/__init__.py).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import replace
+
+from tap_nexudus_jobs.errors import NexudusResponseError
+from tap_nexudus_jobs.nexudus_api import ASCENDING_DIR_CANDIDATES
+from tap_nexudus_jobs.timestamps import floor_to_minute
+from tap_nexudus_jobs.walk import decisions as decide
+from tap_nexudus_jobs.walk.checks import (
+    check_ascending_within,
+    check_inside,
+    check_served,
+    check_to_filter,
+    no_ascending_order,
+)
+from tap_nexudus_jobs.walk.knowledge import (
+    Claim,
+    ClockProof,
+    Overlap,
+    ServerHabits,
+    SortProof,
+    VersionLedger,
+)
+from tap_nexudus_jobs.walk.listing import (
+    EARLIEST,
+    ONE_MINUTE,
+    ORDER_BY_ID,
+    ORDER_BY_UPDATED_ON,
+    ListingPage,
+    ListingWindow,
+    PageRequest,
+    Record,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable, Iterator
+    from datetime import datetime
+
+    from tap_nexudus_jobs.walk.listing import FetchedPage
+
+    # A generator of pages that returns where the walk goes on (None: it is finished).
+    Walk = Generator[ListingPage, None, datetime | None]
+
+
+class ListingWalk:
+    """Yields, page by page, the job versions to emit and the bookmark they allow."""
+
+    def __init__(
+        self,
+        fetch: Callable[[PageRequest], FetchedPage],
+        normalise: Callable[[Record], Record],
+        *,
+        start: datetime | None,
+        lookback_minutes: int,
+        page_size: int,
+        starting_bookmark: str | None = None,
+        log: Callable[[str], None] = lambda _message: None,
+        delivered: Iterable[tuple[int, str]] = (),
+    ) -> None:
+        """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form.
+
+        `delivered`: versions (Id, UpdatedOn) earlier runs emitted in the minutes this
+        walk re-reads; they are not emitted again.
+        """
+        self._fetch_raw = fetch
+        self._normalise = normalise
+        self._log = log
+        self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
+        # What the walk knows (knowledge.py): replaced only with what a decision returns.
+        self._sort = SortProof()
+        self._clock = ClockProof()
+        self._claim = Claim(bookmark=starting_bookmark)
+        self._ledger = VersionLedger(delivered)
+        self._habits = ServerHabits(page_size)
+        self._overlap = Overlap()
+        self.total_items: int | None = None
+        self.total_pages: int | None = None
+
+    def pages(self) -> Iterator[ListingPage]:
+        """The emit-ready records of each page read, in order."""
+        first = self._first_page()
+        self.total_items = first.envelope.total_items
+        self.total_pages = first.envelope.total_pages
+        while True:
+            try:
+                yield from self._reanchoring_walk(first, self._start)
+                yield from self._reread_closed_windows()
+                return
+            except decide.DirectionDisproven:
+                # Every value listed until now was one, so `dir` was a guess, and a later
+                # page showed it wrong: walk again with the other value. Re-reads are not
+                # emitted twice and the bookmark never goes back; the probe, read in the
+                # wrong order, bounds nothing. Once proven, this cannot happen again.
+                self._sort = SortProof(ASCENDING_DIR_CANDIDATES[1], proven=True)
+                self._clock = replace(self._clock, probe=None, stop_after=None)
+                first = self._fetch(
+                    PageRequest(ListingWindow(self._start), 1, self._sort.direction)
+                )
+
+    # -- the three ways of reading ---------------------------------------------------
+
+    def _reanchoring_walk(
+        self, fetched: FetchedPage, floor: datetime | None
+    ) -> Iterator[ListingPage]:
+        """Open-ended: page 1 from the last minute read, until a page ends the listing."""
+        chase = decide.Chase((fetched.envelope.total_pages or 1) + 3, floor)
+        while True:
+            chase = decide.chase_after_page(chase, fetched.records, floor)
+            yield from self._reread_closed_windows()
+            step = decide.anchor_step(fetched, floor)
+            if step.kind == "last":
+                yield self._emit(fetched.records, complete_before=None)
+                return
+            if step.kind == "nulls":
+                yield self._emit(fetched.records, complete_before=None)
+                self._log(
+                    "Nexudus listed a full page of jobs without UpdatedOn; jobs without "
+                    "UpdatedOn beyond that page cannot be reached by any UpdatedOn filter"
+                )
+                floor = EARLIEST
+                fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._sort.direction))
+                continue
+            last_minute = t.cast("datetime", step.minute)
+            yield self._emit(fetched.records, complete_before=last_minute)
+            if step.kind == "crowded":
+                floor = yield from self._crowded(fetched, floor, last_minute)
+            else:
+                resume = yield from self._spread(fetched, last_minute)
+                if resume is None:
+                    return
+                floor = resume
+            verdict, chase = decide.chase_verdict(chase, floor, self._clock, self._claim)
+            if verdict == "stop":
+                return
+            if verdict == "probe":
+                self._probe_last_page(fetched, chase.previous_floor)
+            self._ledger.forget_before(floor)
+            chase = replace(chase, previous_floor=floor)
+            fetched = self._fetch(PageRequest(ListingWindow(floor), 1, self._sort.direction))
+
+    def _crowded(
+        self, fetched: FetchedPage, floor: datetime | None, value: datetime
+    ) -> Generator[ListingPage, None, datetime]:
+        """A whole page inside one minute: read that minute in Id order."""
+        if not self._clock.listed_after(value + ONE_MINUTE):
+            self._probe_last_page(fetched, floor)
+        yield from self._id_walk(value)
+        return value + ONE_MINUTE
+
+    def _spread(self, fetched: FetchedPage, last_minute: datetime) -> Walk:
+        """Re-anchor at the page's last minute, or walk the closed windows from it."""
+        self._overlap = decide.overlap_after(self._overlap, fetched.records, last_minute)
+        pays = decide.closed_walk_pays(
+            fetched.envelope.total_pages,
+            self._overlap,
+            self._habits.size,
+            probe_needed=self._clock.probe is None,
+        )
+        if not pays:
+            return last_minute
+        if decide.probe_needed_from(self._clock, last_minute):
+            self._probe_from(last_minute, fetched)
+        end = decide.closed_end(self._clock, last_minute)
+        if end is None:
+            return last_minute
+        return (yield from self._closed_walk(last_minute, end))
+
+    def _reread_closed_windows(self) -> Iterator[ListingPage]:
+        """Read again each open crowded window a newer listed job now proves closed.
+
+        While the window was open, jobs could enter it and (once the clock passed its end)
+        leave it between two pages in the same moment, which no TotalItems shows. Closed,
+        jobs can only leave, and every leave shows: this second reading is exact.
+        """
+        resume_limit, reread = self._claim.last_limit, False
+        for value in self._claim.open_windows:
+            if self._clock.listed_after(value + ONE_MINUTE):
+                self._claim = decide.close_window(self._claim, value)
+                yield from self._id_walk(value)
+                reread = True
+        if reread:
+            # The hold is lifted: the bookmark may claim what the walk had read before.
+            yield self._emit([], complete_before=resume_limit)
+
+    def _closed_walk(self, start: datetime, end: datetime) -> Walk:
+        """Page numbers over `[start, end]`, proven closed; returns where to re-anchor.
+
+        None means the listing is finished: the probe already holds every job after E.
+        """
+        floor, to_filter_checked = start, False
+        while True:
+            fetched = self._fetch(PageRequest(ListingWindow(floor, end), 1, self._sort.direction))
+            if not to_filter_checked:
+                check_to_filter(self._clock.probe, fetched.envelope.total_items, start, end)
+                to_filter_checked = True
+            step = decide.window_step(fetched)
+            if step.kind == "last":
+                return end
+            value = t.cast("datetime", step.minute)
+            if step.kind == "crowded":
+                yield self._emit(fetched.records, complete_before=value)
+                resume = decide.by_id_then(value, end)
+            else:
+                resume = yield from self._window_pages(fetched, floor, end)
+            if resume.kind == "ids":
+                yield from self._id_walk(t.cast("datetime", resume.minute))
+                floor = t.cast("datetime", resume.minute) + ONE_MINUTE
+            elif resume.kind == "window":
+                floor = t.cast("datetime", resume.minute)
+            else:
+                return resume.minute
+
+    def _window_pages(
+        self, fetched: FetchedPage, floor: datetime, end: datetime
+    ) -> Generator[ListingPage, None, decide.Resume]:
+        """Pages 1, 2, ... of the closed window `[floor, end]` while TotalItems holds."""
+        baseline, tie, page = fetched.envelope.total_items, decide.TieGroup(), 1
+        while True:
+            if page > 1:
+                verdict = decide.window_page_verdict(tie, fetched, baseline, page)
+                if verdict == "left":
+                    return decide.Resume("window", tie.minute_or(floor))
+                if verdict == "shuffled":
+                    return decide.by_id_then(tie.minute_or(floor), end)
+            records = fetched.records
+            self._habits = decide.habits_after_window_page(self._habits, records, end)
+            tie = decide.tie_after(tie, records)
+            complete = tie.minute_or(floor)
+            yield self._emit(records, complete_before=complete)
+            self._ledger.forget_before(complete)
+            if not fetched.envelope.has_next_page:
+                resume, newest = decide.window_finished(self._habits, self._clock, end)
+                if newest is not None:
+                    yield self._emit(newest, complete_before=None)
+                return resume
+            page += 1
+            window = ListingWindow(floor, end)
+            fetched = self._fetch(PageRequest(window, page, self._sort.direction))
+
+    def _id_walk(self, value: datetime) -> Iterator[ListingPage]:
+        """All jobs of minute `value` in Id order, from the window `[value, value + 1]`."""
+        closed = self._clock.listed_after(value + ONE_MINUTE)
+        if not closed and value not in self._claim.open_windows:
+            self._claim = decide.open_window(self._claim, value)
+            self._log(
+                f"More than a page of jobs share the newest minute {value:%Y-%m-%d %H:%M} "
+                "(server time) and nothing newer is listed yet: reading it, and again once a "
+                "newer job shows it closed (else the next run re-reads it)"
+            )
+        window = ListingWindow(value, value + ONE_MINUTE)
+        cursor = decide.IdCursor()
+        while True:
+            request = PageRequest(window, cursor.page, self._sort.direction, ORDER_BY_ID)
+            fetched = self._fetch(request)
+            step = decide.id_page_step(
+                cursor, fetched, closed=closed, sort=self._sort, size=self._habits.size
+            )
+            self._sort, cursor = step.sort, step.cursor
+            if step.kind == "step_back":
+                continue
+            yield self._emit(fetched.records, complete_before=value)
+            if step.kind == "last":
+                self._ledger.forget_before(value + ONE_MINUTE)
+                return
+
+    # -- the first page and probes -----------------------------------------------------
+
+    def _first_page(self) -> FetchedPage:
+        """Page 1, with the sort direction proven before anything is emitted."""
+        window = ListingWindow(self._start)
+        for direction in ASCENDING_DIR_CANDIDATES:
+            self._sort = replace(self._sort, direction=direction)
+            fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
+            order = decide.page_one_order(fetched)
+            if order == "ask_last_page":
+                order = self._last_page_order(window, fetched)
+            if order == "descending":
+                continue
+            # Page 1 alone is the whole answer: complete whichever way it is sorted.
+            proven = order == "proven" or not fetched.envelope.has_next_page
+            if not proven:
+                order = self._id_order(window, direction)
+                if order == "descending":
+                    continue
+                proven = order == "proven"
+            self._sort = replace(self._sort, proven=proven)
+            check_ascending_within(fetched.records, 1, ORDER_BY_UPDATED_ON)
+            check_inside(fetched.records, PageRequest(window, 1, direction))
+            return fetched
+        raise no_ascending_order(fetched.envelope)
+
+    def _last_page_order(self, window: ListingWindow, fetched: FetchedPage) -> decide.Order:
+        """Page 1 listed one timestamp: the last page shows the order (and is a probe)."""
+        pages = t.cast("int", fetched.envelope.total_pages)
+        request = PageRequest(window, pages, self._sort.direction)
+        probe = self._fetch(request, verify_order=False)
+        order = decide.last_page_order(fetched.records, probe.records)
+        if order != "descending":
+            self._clock = decide.with_probe(self._clock, window.start, probe, fetched)
+        return order
+
+    def _id_order(self, window: ListingWindow, direction: int) -> decide.Order:
+        """Settle `dir` by Id order (two Ids show it), when UpdatedOn showed one value."""
+        size = max(2, self._habits.page_size)
+        request = PageRequest(window, 1, direction, ORDER_BY_ID, size=size)
+        records = self._fetch(request, verify_order=False).records
+        return decide.id_order([r["Id"] for r in records])
+
+    def _probe_last_page(self, fetched: FetchedPage, floor: datetime | None) -> None:
+        """Read the last page of the open listing: its newest job bounds the record clock."""
+        pages = fetched.envelope.total_pages
+        last = fetched
+        if pages is not None and pages >= 2:
+            last = self._fetch(PageRequest(ListingWindow(floor), pages, self._sort.direction))
+        self._clock = decide.with_probe(self._clock, floor, last, fetched)
+
+    def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
+        """The last page of the open listing from `start`, where a closed walk would begin."""
+        for page in decide.probe_pages_from(start, fetched, self._habits.size):
+            probe = self._fetch(PageRequest(ListingWindow(start), page, self._sort.direction))
+            if probe.records:
+                self._clock = decide.with_probe(self._clock, start, probe, fetched)
+                return
+
+    # -- every request goes through here -----------------------------------------------
+
+    def _fetch(self, request: PageRequest, *, verify_order: bool = True) -> FetchedPage:
+        """Send `request`, check the response, and learn what its records prove."""
+        fetched = self._fetch_raw(request)
+        records = fetched.records
+        for index, record in enumerate(records):
+            try:
+                records[index] = self._normalise(record)
+            except ValueError as exc:
+                msg = f"Nexudus listing page {request.page}: job {record['Id']} {exc}"
+                raise NexudusResponseError(msg) from None
+        check_served(request, fetched.envelope)
+        if verify_order:
+            self._sort = decide.sort_after_page(self._sort, records, request.page, request.order_by)
+            check_inside(records, request)
+        self._clock = decide.clock_after_page(self._clock, records)
+        self._habits = decide.habits_after_page(self._habits, fetched)
+        return fetched
+
+    def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
+        """The page's new versions, and the bookmark: no further than `complete_before`."""
+        admitted = [record for record in records if self._ledger.admit(record)]
+        self._claim = decide.claim_after(
+            self._claim, admitted, complete_before, proven=self._sort.proven
+        )
+        return ListingPage(admitted, self._claim.bookmark)
