@@ -33,6 +33,11 @@ EXPIRY_MARGIN_SECONDS = 60
 logger = logging.getLogger("tap-nexudus-jobs")
 
 
+def _utc_now() -> datetime:
+    """The clock token lifetimes are measured on (tests replace it, instead of sleeping)."""
+    return datetime.now(timezone.utc)
+
+
 class TokenGrantRefusedError(NexudusAuthError):
     """/api/token answered with an OAuth error (HTTP 4xx), e.g. `invalid_grant`."""
 
@@ -84,7 +89,7 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
             return False
         if not self.expires_in:
             return True
-        age = (datetime.now(timezone.utc) - self.last_refreshed).total_seconds()
+        age = (_utc_now() - self.last_refreshed).total_seconds()
         return age < self.expires_in - min(EXPIRY_MARGIN_SECONDS, self.expires_in / 10)
 
     @override
@@ -137,7 +142,7 @@ class NexudusPasswordAuthenticator(OAuthAuthenticator):
 
     def _request_token(self, form: dict[str, str]) -> dict[str, t.Any]:
         """One grant, under the same retry policy as every other request."""
-        requested_at = datetime.now(timezone.utc)
+        requested_at = _utc_now()
         token = self._policy.call(
             lambda: self._post_token(form),
             method="POST",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import pytest
 
-from tap_nexudus_jobs import retries
+from tap_nexudus_jobs import auth, retries
 from tap_nexudus_jobs.errors import NexudusAuthError, NexudusConnectionError, NexudusResponseError
 from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
 
@@ -216,8 +217,16 @@ def test_a_failed_refresh_falls_back_to_the_password_grant(requests_mock) -> Non
     ]
 
 
-def test_the_token_is_refreshed_before_expires_in_runs_out(requests_mock) -> None:
-    # expires_in=2: valid for 1.8 s (a tenth kept as margin); page 1 takes 2 s to answer.
+def test_the_token_is_refreshed_before_expires_in_runs_out(requests_mock, monkeypatch) -> None:
+    # expires_in=2: valid for 1.8 s (a tenth kept as margin); page 1 takes 2 s to answer,
+    # on the clock token lifetimes are measured on (moved by hand: no real wait).
+    now = [datetime.now(timezone.utc)]
+    monkeypatch.setattr(auth, "_utc_now", lambda: now[0])
+
+    def two_seconds_pass(listing_request: int) -> None:
+        if listing_request == 1:
+            now[0] += timedelta(seconds=2)
+
     requests_mock.post(TOKEN_URL, [{"json": token_body(1, 2)}, {"json": token_body(2, 3600)}])
 
     records = [
@@ -225,7 +234,7 @@ def test_the_token_is_refreshed_before_expires_in_runs_out(requests_mock) -> Non
         for day in (1, 2)
         for offset in (0, 1)
     ]
-    serve_listing(requests_mock, records, before=lambda n: time.sleep(2.0) if n == 1 else None)
+    serve_listing(requests_mock, records, before=two_seconds_pass)
 
     run = run_tap(login_config(page_size=2))
 

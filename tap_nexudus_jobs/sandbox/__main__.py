@@ -55,7 +55,7 @@ def _add_knob_arguments(parser: argparse.ArgumentParser) -> None:
         spec = cli_spec(knob)
         if spec is not None:
             flag = spec.flag or "--" + knob.name.replace("_", "-")
-            groups[spec.group].add_argument(flag, dest=knob.name, **_argparse_options(knob, spec))
+            groups[spec.group].add_argument(flag, dest=_dest(knob), **_argparse_options(knob, spec))
     published = ", ".join(f"{name}={value}" for name, value in PUBLISHED_LIMITS.items())
     groups[FAULTS_GROUP].add_argument(
         "--published-limits",
@@ -63,6 +63,11 @@ def _add_knob_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"enforce the documented limits ({published}); the --limit-* flags override "
         "single values",
     )
+
+
+def _dest(knob: dataclasses.Field[Any]) -> str:
+    # Not the field name: the data's --seed and the faults' --fault-seed would share it.
+    return f"knob_{knob.name}"
 
 
 def _argparse_options(knob: dataclasses.Field[Any], spec: CliSpec) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def _argparse_options(knob: dataclasses.Field[Any], spec: CliSpec) -> dict[str, 
 
 def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
     """The SandboxFaults the parsed flags describe (ValueError for values it rejects)."""
-    values = {k.name: getattr(args, k.name) for k in fields(SandboxFaults) if cli_spec(k)}
+    values = {k.name: getattr(args, _dest(k)) for k in fields(SandboxFaults) if cli_spec(k)}
     for knob in fields(SandboxFaults):
         spec = cli_spec(knob)
         if spec is not None and spec.repeat:

@@ -519,7 +519,8 @@ class NexudusSandbox:
         self.request_log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._listing_requests = 0
-        self._fault_engine = FaultEngine()
+        # The rate-limit windows run on the sandbox's clock, so a test can move past them.
+        self._fault_engine = FaultEngine(lambda: self.clock().timestamp())
         # Like an identity column: Ids are never reused, even after deletes.
         self._next_id = max(self.jobs, default=FIRST_ID - 1) + 1
         self._server: _SandboxServer | None = None

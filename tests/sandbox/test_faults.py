@@ -21,7 +21,7 @@ from tap_nexudus_jobs.sandbox.__main__ import (
     faults_from_args,
     main,
 )
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
+from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
 from tap_nexudus_jobs.sandbox.faults import FaultEngine
 
 LISTING = "/api/sys/businessbackgroundjobs"
@@ -40,8 +40,10 @@ def make_sandbox() -> Iterator[Factory]:
     """Start sandboxes with the given faults; all are stopped after the test."""
     started: list[NexudusSandbox] = []
 
-    def make(records: int = 30, **faults: Any) -> NexudusSandbox:
-        sandbox = NexudusSandbox(records=records, seed=5, faults=SandboxFaults(**faults))
+    def make(records: int = 30, clock: Clock = real_clock, **faults: Any) -> NexudusSandbox:
+        sandbox = NexudusSandbox(
+            records=records, seed=5, faults=SandboxFaults(**faults), clock=clock
+        )
         sandbox.start()
         started.append(sandbox)
         return sandbox
@@ -176,7 +178,8 @@ def test_limit_window_scale_shrinks_minute_and_hour_but_not_100ms() -> None:
 def test_limits_over_http_count_every_endpoint_and_retry_after_works(
     make_sandbox: Factory,
 ) -> None:
-    sandbox = make_sandbox(limit_per_minute=3, limit_window_scale=1 / 60)  # 1 s window
+    clock = SimulatedClock(datetime(2026, 6, 1, tzinfo=timezone.utc))
+    sandbox = make_sandbox(limit_per_minute=3, limit_window_scale=1 / 60, clock=clock)  # 1 s
     assert token(sandbox).status_code == 200
     assert get(sandbox).status_code == 200
     assert get(sandbox, LISTING + "/100001").status_code == 200
@@ -186,7 +189,7 @@ def test_limits_over_http_count_every_endpoint_and_retry_after_works(
     retry_after = int(refused.headers["Retry-After"])
     assert retry_after == 1
     assert outcome(lambda: token(sandbox)) == 409  # the token endpoint is limited too
-    time.sleep(retry_after)
+    clock.advance(timedelta(seconds=retry_after))  # the sandbox's clock, not a real wait
     assert get(sandbox).status_code == 200
     assert logged(sandbox) == [
         (200, None),
@@ -997,5 +1000,9 @@ def test_every_knob_has_a_flag_generated_from_its_declaration() -> None:
     parser = build_parser()
     by_dest = {action.dest: action for action in parser._actions}
     for knob in dataclasses.fields(SandboxFaults):
-        assert knob.name in by_dest, f"SandboxFaults.{knob.name} has no command-line flag"
-        assert by_dest[knob.name].help, knob.name
+        flag = by_dest.get(f"knob_{knob.name}")
+        assert flag is not None, f"SandboxFaults.{knob.name} has no command-line flag"
+        assert flag.help, knob.name
+    # Each knob is set by its own flag: setting one changes that knob alone.
+    assert faults_from_args(parser.parse_args(["--seed", "9"])) == SandboxFaults()
+    assert faults_from_args(parser.parse_args(["--fault-seed", "9"])) == SandboxFaults(seed=9)
