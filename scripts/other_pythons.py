@@ -88,35 +88,6 @@ def ensure_venv(version: str, python: Path) -> Path:
     return venv
 
 
-# The unit tests: everything but the Meltano and dbt runs, which .venv's Python covers.
-UNIT_TEST_ARGS = ("-m", "not meltano and not dbt", "-q", "-p", "no:cacheprovider")
-
-
-def start_unit_tests(version: str, venv: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    """Start the unit tests on `version`, their output going to a log file."""
-    log = venv / "unit-tests.log"
-    print(
-        f"== Python {version}: unit tests in {venv.name} (log {log.relative_to(ROOT)})", flush=True
-    )
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv
-            [str(venv / "bin" / "python"), "-m", "pytest", *UNIT_TEST_ARGS],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return process, log
-
-
-def finish_unit_tests(version: str, process: subprocess.Popen[bytes], log: Path) -> bool:
-    """Wait for the run, show its output, and say whether it passed."""
-    passed = process.wait() == 0
-    print(f"== Python {version}:", flush=True)
-    sys.stdout.write(log.read_text(encoding="utf-8", errors="replace"))
-    print(f"== Python {version}: {'passed' if passed else 'FAILED'}", flush=True)
-    return passed
-
-
 def main() -> int:
     """Run the unit tests on each chosen version; non-zero if any run fails."""
     supported = supported_versions()
@@ -129,13 +100,30 @@ def main() -> int:
     chosen = sorted(
         {min(found, key=supported.index), max(found, key=supported.index)}, key=supported.index
     )
-    runs = [v for v in chosen if v != main_version]
-    if main_version in chosen:
-        print(f"== Python {main_version}: .venv's own, already tested by `make pytest`")
-    # Both versions at once: the unit tests wait on loopback sockets and subprocesses as
-    # much as on the CPU, so two runs side by side take little longer than one.
-    started = {v: start_unit_tests(v, ensure_venv(v, found[v])) for v in runs}
-    failures = [v for v in runs if not finish_unit_tests(v, *started[v])]
+    failures = []
+    for version in chosen:
+        if version == main_version:
+            print(f"== Python {version}: .venv's own, already tested by `make pytest`")
+            continue
+        venv = ensure_venv(version, found[version])
+        print(f"== Python {version} ({found[version]}): unit tests in {venv.name}", flush=True)
+        completed = subprocess.run(  # noqa: S603 - fixed argv
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-m",
+                "not meltano and not dbt",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ],
+            cwd=ROOT,
+            check=False,
+        )
+        print(f"== Python {version}: {'passed' if completed.returncode == 0 else 'FAILED'}")
+        if completed.returncode != 0:
+            failures.append(version)
     ran = [v for v in chosen if v != main_version]
     if not ran:
         print("== Other Pythons: none installed here besides .venv's: skipped, not tested")
