@@ -15,7 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
+from tap_nexudus_jobs.sandbox.listing import list_jobs, parse_listing_query
 from tap_nexudus_jobs.tap import TapNexudusJobs
+from tap_nexudus_jobs.timestamps import parse_timestamp
 from tests.dbt_runs import duckdb_models  # noqa: F401 - a session fixture, shared
 
 SANDBOX_TOKEN = "sandbox-token"
@@ -149,7 +151,7 @@ def serve_listing(
     *,
     before: t.Callable[[int], None] | None = None,
 ) -> list[dict[str, str]]:
-    """Answer the listing like Nexudus: from/to minute filters, orderBy, dir, page, size.
+    """Answer the listing as the sandbox does (its listing core), serving `records` as they are.
 
     `records` may be a callable, read per request, so a test can change jobs mid-sync;
     `before(n)` runs before the n-th listing request. Returns the queries it answered.
@@ -161,22 +163,11 @@ def serve_listing(
         queries.append(query)
         if before is not None:
             before(len(queries))
-        jobs = records() if callable(records) else records
-        low = query.get("from_BusinessBackgroundJob_UpdatedOn")
-        high = query.get("to_BusinessBackgroundJob_UpdatedOn")
-        rows = [
-            r
-            for r in jobs
-            if (low is None or r["UpdatedOn"][:16] >= low)
-            and (high is None or r["UpdatedOn"][:16] <= high)
-        ]
-        order = query.get("orderBy", "Id")
-        rows.sort(key=lambda r: (r[order], r["Id"]), reverse=query.get("dir") == "-1")
-        size, number = int(query.get("size", 25)), int(query.get("page", 1))
-        body = page(
-            rows[(number - 1) * size : number * size], number=number, size=size, total=len(rows)
-        )
-        body["CurrentOrderField"] = order
+        served = {row["Id"]: row for row in (records() if callable(records) else records)}
+        jobs = [{"Id": i, "UpdatedOn": parse_timestamp(r["UpdatedOn"])} for i, r in served.items()]
+        body = list_jobs(jobs, parse_listing_query(query))
+        # The core renders only documented fields: serve each test's record whole.
+        body["Records"] = [served[rendered["Id"]] for rendered in body["Records"]]
         return body
 
     requests_mock.get(MOCK_LISTING, json=respond)

@@ -23,24 +23,28 @@ indices that bound its life, so a test can say exactly what existed when.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
+from tap_nexudus_jobs.nexudus_api import (
+    DIR_PARAM,
+    ORDER_BY_PARAM,
+    PAGE_PARAM,
+    RANGE_FILTER_FORMAT,
+    SIZE_PARAM,
+    range_filter,
+)
+from tap_nexudus_jobs.sandbox.data import Job
+from tap_nexudus_jobs.sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.walk import FetchedPage, PageRequest
 
 ToSemantics = Literal["minute", "instant"]
 TieOrder = Literal["shuffle", "stable"]
 
-ONE_MINUTE = timedelta(minutes=1)
-# What Nexudus sends in records, and what the tap's client sends in range filters
-# (tap_nexudus_jobs.streams renders a window bound with exactly this strftime format).
-RECORD_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-FILTER_FORMAT = "%Y-%m-%dT%H:%M"
 ORDER_FIELDS = ("UpdatedOn", "Id")
 
 
@@ -132,8 +136,8 @@ class Exchange:
 
     def __str__(self) -> str:
         window = self.request.window
-        start = "-" if window.start is None else window.start.strftime(FILTER_FORMAT)
-        end = "-" if window.end is None else window.end.strftime(FILTER_FORMAT)
+        start = "-" if window.start is None else window.start.strftime(RANGE_FILTER_FORMAT)
+        end = "-" if window.end is None else window.end.strftime(RANGE_FILTER_FORMAT)
         served = " ".join(f"{job_id}@{stamp:%H:%M:%S}" for job_id, stamp in self.served)
         size = "" if self.request.size is None else f" size {self.request.size}"
         line = (
@@ -221,33 +225,16 @@ class ListingModel:
             raise RequestBudgetExceeded(msg)
         self._check(request)
         self.clock += timedelta(seconds=self.clock_step(self.rng))
-        rows = self._select(request)
-        size = request.size or self.page_size
-        total = len(rows)
-        total_pages = math.ceil(total / size)
-        in_range = 1 <= request.page <= total_pages
-        offset = (request.page - 1) * size
-        chunk = rows[offset : offset + size] if in_range else []
-        has_next = in_range and request.page < total_pages
-        envelope = ListingEnvelope(
-            # Fresh dicts: the walk may normalise records in place.
-            records=[
-                {"Id": version.job_id, "UpdatedOn": version.updated_on.strftime(RECORD_FORMAT)}
-                for version in chunk
-            ],
-            current_page=request.page,
-            has_next_page=has_next,
-            total_items=total,
-            total_pages=total_pages,
-            order_field=request.order_by,
-            sort_direction=request.direction,
+        answer = self._answer(request)
+        served = [self.current[record["Id"]].key for record in answer["Records"]]
+        exchange = Exchange(
+            index, self.clock, request, served, answer["TotalItems"], answer["HasNextPage"]
         )
-        exchange = Exchange(index, self.clock, request, [v.key for v in chunk], total, has_next)
         self.exchanges.append(exchange)
         batch_number = index - self._schedule_from
         if 0 <= batch_number < len(self._schedule):
             exchange.changes_after = self.apply(self._schedule[batch_number])
-        return FetchedPage(envelope)
+        return FetchedPage(envelope_of(answer))
 
     def _check(self, request: PageRequest) -> None:
         if request.page < 1:
@@ -260,38 +247,32 @@ class ListingModel:
             if bound is not None and bound.tzinfo is None:
                 raise ModelError(f"naive window bound {bound}: its timezone is ambiguous")
 
-    def _select(self, request: PageRequest) -> list[Version]:
-        """Filter by the window as the server reads the minute strings, then sort."""
-        window = request.window
-        start = _filter_minute(window.start) if window.start is not None else None
-        end: datetime | None = None
-        if window.end is not None:
-            # Exclusive end: "minute" keeps HH:mm:59; "instant" keeps only HH:mm:00 (stamps
-            # are whole seconds, so "<= HH:mm:00" is "< HH:mm:01").
-            unit = ONE_MINUTE if self.to_semantics == "minute" else timedelta(seconds=1)
-            end = _filter_minute(window.end) + unit
-        rows = [
-            version
-            for version in self.current.values()
-            if (start is None or version.updated_on >= start)
-            and (end is None or version.updated_on < end)
-        ]
-        if request.direction == self.ascending_dir:
-            descending = False
-        elif self.other_dirs_ascend:
-            # Only the documented descending value of this convention sorts descending.
-            descending = request.direction == self._descending_dir
-        else:
-            descending = True
-        if request.order_by == "Id":
-            rows.sort(key=lambda v: v.job_id, reverse=descending)
-        else:
-            # A fresh tie order per request: sort by Id (or randomly), then stably by stamp.
-            if self.tie_order == "shuffle":
-                self.rng.shuffle(rows)
-            else:
-                rows.sort(key=lambda v: v.job_id)
-            rows.sort(key=lambda v: v.updated_on, reverse=descending)
+    def _answer(self, request: PageRequest) -> dict[str, Any]:
+        """The sandbox's listing core answers; the model only chooses its hazards."""
+        size = request.size or self.page_size
+        # Stamps are whole seconds, so the core's "instant" (<= HH:mm:00) is < HH:mm:01.
+        # No size cap: `max_page_size` only describes the case (the model never capped).
+        query = parse_listing_query(
+            query_params(request, size),
+            max_page_size=size,
+            to_filter=self.to_semantics,
+            descends=self._descends,
+        )
+        jobs = [{"Id": v.job_id, "UpdatedOn": v.updated_on} for v in self.current.values()]
+        return list_jobs(jobs, query, ties=self._ties)
+
+    def _descends(self, direction: int) -> bool:
+        if direction == self.ascending_dir:
+            return False
+        # Only the documented descending value of this convention sorts descending.
+        return direction == self._descending_dir if self.other_dirs_ascend else True
+
+    def _ties(self, selected: Sequence[Job], query: ListingQuery) -> list[Job]:
+        # A fresh tie order per request: sort by Id (or randomly), then stably by stamp.
+        rows = sorted(selected, key=lambda job: int(job["Id"]))
+        if self.tie_order == "shuffle":
+            self.rng.shuffle(rows)
+        rows.sort(key=lambda job: job[query.order_field], reverse=query.descending)
         return rows
 
     @property
@@ -391,12 +372,34 @@ def offset_text(offset: timedelta) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _filter_minute(bound: datetime) -> datetime:
-    """The minute the server reads from the `YYYY-MM-DDTHH:mm` string the client sends.
+def query_params(request: PageRequest, size: int) -> dict[str, str]:
+    """The query string the tap sends for `request` (as TapNexudusJobsStream.listing_params).
 
-    The client renders the bound's own wall-clock with strftime and the server compares
-    it with its stamps as they are, so the tap must hand over bounds in the frame of the
-    stamps it read; seconds are dropped by the format, as on the wire.
+    Bounds are rendered from their own wall-clock and the server compares them with its
+    stamps as they are, so the tap must hand over bounds in the frame of the stamps it
+    read; seconds are dropped by the format, as on the wire.
     """
-    text = bound.strftime(FILTER_FORMAT)
-    return datetime.strptime(text, FILTER_FORMAT).replace(tzinfo=timezone.utc)
+    params = {
+        PAGE_PARAM: str(request.page),
+        SIZE_PARAM: str(size),
+        ORDER_BY_PARAM: request.order_by,
+        DIR_PARAM: str(request.direction),
+    }
+    for bound, value in (("from", request.window.start), ("to", request.window.end)):
+        if value is not None:
+            params[range_filter(bound, "UpdatedOn")] = value.strftime(RANGE_FILTER_FORMAT)
+    return params
+
+
+def envelope_of(answer: dict[str, Any]) -> ListingEnvelope:
+    """The tap's view of the core's envelope; records keep only what the walk reads."""
+    return ListingEnvelope(
+        # Fresh dicts: the walk may normalise records in place.
+        records=[{"Id": r["Id"], "UpdatedOn": r["UpdatedOn"]} for r in answer["Records"]],
+        current_page=answer["CurrentPage"],
+        has_next_page=answer["HasNextPage"],
+        total_items=answer["TotalItems"],
+        total_pages=answer["TotalPages"],
+        order_field=answer["CurrentOrderField"],
+        sort_direction=answer["CurrentSortDirection"],
+    )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
+from tap_nexudus_jobs.sandbox.data import Job
+from tap_nexudus_jobs.sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
 from tap_nexudus_jobs.walk import (
     FetchedPage,
@@ -18,12 +21,13 @@ from tap_nexudus_jobs.walk import (
     PageRequest,
     VersionLedger,
 )
+from tests.listing_model import envelope_of, query_params
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 class FakeListing:
-    """A Nexudus-like listing: inclusive minute windows, offset pages, a record clock."""
+    """The sandbox's listing core in memory, with hazards a test switches on and a record clock."""
 
     def __init__(
         self,
@@ -49,39 +53,27 @@ class FakeListing:
         for job_id in job_ids:
             self.stamps[job_id] = self.now.replace(microsecond=0)
 
-    def _inside(self, request: PageRequest, stamp: datetime) -> bool:
-        window = request.window
-        if window.start is not None and stamp < window.start:
-            return False
-        if window.end is None or self.ignores_to:
-            return True
-        last = window.end + timedelta(minutes=1) if self.to_means == "minute" else window.end
-        return stamp < last if self.to_means == "minute" else stamp <= last
-
     def fetch(self, request: PageRequest) -> FetchedPage:
         self.requests.append(request)
         self.before_request(len(self.requests))
-        rows = [(s, i) for i, s in self.stamps.items() if self._inside(request, s)]
-        if request.order_by == "Id":
-            rows.sort(key=lambda row: row[1])
-        else:
-            tie_break = {i: self.shuffle_ties.random() if self.shuffle_ties else i for _, i in rows}
-            rows.sort(key=lambda row: (row[0], tie_break[row[1]]))
-        if request.direction in self.descending_for_dir:
-            rows.reverse()
         size = request.size or self.page_size
-        chunk = rows[(request.page - 1) * size : request.page * size]
-        pages = max(1, -(-len(rows) // size))
-        envelope = ListingEnvelope(
-            records=[{"Id": i, "UpdatedOn": s.strftime("%Y-%m-%dT%H:%M:%SZ")} for s, i in chunk],
-            current_page=request.page,
-            has_next_page=request.page < pages,
-            total_items=len(rows),
-            total_pages=pages,
-            order_field=request.order_by,
-            sort_direction=request.direction,
+        query = parse_listing_query(
+            query_params(request, size),
+            max_page_size=size,
+            to_filter="ignored" if self.ignores_to else self.to_means,
+            descends=self.descending_for_dir.__contains__,
         )
-        return FetchedPage(envelope)
+        jobs = [{"Id": job_id, "UpdatedOn": stamp} for job_id, stamp in self.stamps.items()]
+        return FetchedPage(envelope_of(list_jobs(jobs, query, ties=self._ties)))
+
+    def _ties(self, selected: Sequence[Job], query: ListingQuery) -> Sequence[Job]:
+        if self.shuffle_ties is None:
+            return selected
+        # One random tie-break per listed job, drawn in the order the jobs were stored.
+        listed = {int(job["Id"]): job for job in selected}
+        tie_break = {i: self.shuffle_ties.random() for i in self.stamps if i in listed}
+        rows = sorted(selected, key=lambda job: (job["UpdatedOn"], tie_break[int(job["Id"])]))
+        return rows[::-1] if query.descending else rows
 
 
 def normalise(record: dict) -> dict:

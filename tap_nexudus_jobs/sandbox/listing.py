@@ -7,7 +7,8 @@ matched case-insensitively, as ASP.NET model binding does, and unknown ones are 
 :class:`UpdatedOnIndex` answers the query a sync makes on every page (``orderBy=UpdatedOn``
 with at most an UpdatedOn range) from a sorted index in O(log n + page size), with the
 same results; ``orderBy=Id`` inside an UpdatedOn range uses it to narrow the range first.
-Both paths honour ``tie_seed`` (the ``shuffle_ties`` fault) through :class:`TieShuffledView`.
+Both paths honour ``tie_seed`` (the ``shuffle_ties`` fault) through :class:`TieShuffledView`,
+or any other :data:`TieOrder` (the property test's model passes its own adversarial ones).
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def parse_listing_query(
     max_page_size: int = 1000,
     dir_convention: str = "1/-1",
     to_filter: str = "minute",
+    descends: Callable[[int], bool] | None = None,
 ) -> ListingQuery:
     """Turn raw query parameters into a :class:`ListingQuery`.
 
@@ -143,7 +145,8 @@ def parse_listing_query(
     ``to_filter`` (see ``TO_FILTER_MODES``) decides whether ``to_`` 10:30 includes
     10:30:59 ("minute"), stops at 10:30:00 ("instant") or is dropped ("ignored", a broken
     server the tap must notice); the exact-minute filter keeps
-    minute precision either way.
+    minute precision either way. ``descends`` (a test's adversarial server) replaces the
+    convention's rule for which ``dir`` values sort descending.
     Raises :class:`ListingError` for malformed dates or non-integer id filters.
     """
     if to_filter not in TO_FILTER_MODES:
@@ -182,7 +185,7 @@ def parse_listing_query(
         page=page,
         size=size,
         order_field=order_field,
-        descending=direction == descending_value,
+        descending=descends(direction) if descends else direction == descending_value,
         direction=direction,
         equals=tuple(equals),
         windows=tuple(windows),
@@ -291,13 +294,24 @@ class TieShuffledView(Sequence[Job]):
         return iter(self[:])
 
 
+#: Serves ``selected`` (sorted by the query's field then Id) with ties in another order.
+TieOrder = Callable[[Sequence[Job], ListingQuery], Sequence[Job]]
+
+
+def seeded_ties(seed: str) -> TieOrder:
+    """The ``shuffle_ties`` fault: each run of ties in an order seeded by ``seed``."""
+    return lambda selected, query: TieShuffledView(selected, query.order_field, seed)
+
+
 def _shuffled_ties(
-    selected: Sequence[Job], query: ListingQuery, tie_seed: str | None
+    selected: Sequence[Job], query: ListingQuery, tie_seed: str | None, ties: TieOrder | None
 ) -> Sequence[Job]:
     # Id is unique, so ordering by it has no ties to shuffle: it stays stable.
-    if tie_seed is None or query.order_field == "Id":
+    if ties is None and tie_seed is not None:
+        ties = seeded_ties(tie_seed)
+    if ties is None or query.order_field == "Id":
         return selected
-    return TieShuffledView(selected, query.order_field, tie_seed)
+    return ties(selected, query)
 
 
 def build_envelope(selected: Sequence[Job], query: ListingQuery) -> dict[str, Any]:
@@ -327,13 +341,19 @@ def build_envelope(selected: Sequence[Job], query: ListingQuery) -> dict[str, An
 
 
 def list_jobs(
-    jobs: Iterable[Job], query: ListingQuery, *, tie_seed: str | None = None
+    jobs: Iterable[Job],
+    query: ListingQuery,
+    *,
+    tie_seed: str | None = None,
+    ties: TieOrder | None = None,
 ) -> dict[str, Any]:
     """The whole listing: filter, sort, page and envelope.
 
-    ``tie_seed`` (None: ties ordered by Id) shuffles equal sort values, seeded by it.
+    ``tie_seed`` (None: ties ordered by Id) shuffles equal sort values, seeded by it;
+    ``ties``, when given, orders them instead.
     """
-    return build_envelope(_shuffled_ties(select_jobs(jobs, query), query, tie_seed), query)
+    selected = _shuffled_ties(select_jobs(jobs, query), query, tie_seed, ties)
+    return build_envelope(selected, query)
 
 
 # -- the UpdatedOn index -----------------------------------------------------------------
@@ -562,7 +582,7 @@ def list_jobs_indexed(
                 selected = sorted(
                     selected, key=sort_key(query.order_field), reverse=query.descending
                 )
-            return build_envelope(_shuffled_ties(selected, query, tie_seed), query)
+            return build_envelope(_shuffled_ties(selected, query, tie_seed, None), query)
         except StaleIndexError:
             index.invalidate()
     return list_jobs(jobs.values(), query, tie_seed=tie_seed)
