@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from common import (
+from benchmarks.common import (
     BENCH_DIR,
     PASSWORD,
     PEERS_DIR,

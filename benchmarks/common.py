@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -487,3 +488,33 @@ def machine_line() -> str:
         f"{now:%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({model}), shared and noisy; "
         f"Python {platform.python_version()}; tap at git {tap_revision()}"
     )
+
+
+# -- the console script against an in-process sandbox ------------------------------------
+
+
+@dataclass
+class ConsoleRun:
+    """One run of the console script, its output kept whole (small runs only)."""
+
+    exit_code: int
+    records: list[dict[str, Any]]
+    final_state: dict[str, Any] | None
+    stderr: str
+    wall: float
+
+
+def run_console(settings: dict[str, Any], state: dict[str, Any] | None) -> ConsoleRun:
+    """``tap-nexudus-jobs --config ... [--state ...]`` as a scheduler runs it."""
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [tap_executable(), "--config", str(write_json(Path(folder) / "c.json", settings))]
+        if state:
+            argv += ["--state", str(write_json(Path(folder) / "s.json", state))]
+        started = time.monotonic()
+        completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+        wall = time.monotonic() - started
+    messages = [json.loads(line) for line in completed.stdout.splitlines()]
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    final = states[-1] if states else None
+    return ConsoleRun(completed.returncode, records, final, completed.stderr, wall)

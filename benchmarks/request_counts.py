@@ -1,0 +1,171 @@
+"""Requests per run, as a user runs the tap (sections 1 and 1b of benchmarks/README.md).
+
+    .venv/bin/python -m benchmarks requests [--quick] [--n 10000] [--page-size 1000]
+
+1: a full sync with a static token and with username/password, then an incremental run
+from the final STATE with nothing changed. 1b: drift as pairs (run 1 while the sandbox
+touches jobs, run 2 from its STATE on a quiet account). The tap's console script runs as
+a subprocess against the sandbox in a process of its own; requests come from the
+sandbox's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from benchmarks.clients import OurTap
+from benchmarks.common import Sandbox, changed_jobs, lagging, loss, md_table, merge_emitted
+from benchmarks.harness import Report, Size, run_client, script_main, status_note, verdict
+
+SIZES = {
+    "n": Size(10_000, 2_000, "jobs in the account"),
+    "page_size": Size(1000, 500, "the tap's page_size"),
+    "drift_every": Size(2, 2, "the sandbox touches jobs before every k-th listing request"),
+    "drift_bursts": Size([1, 2, 3, 4, 5], [3], "changes_per_burst values"),
+}
+
+#: The walk's fixed cost on top of ceil(N/page_size) at page sizes above the largest
+#: burst of one minute: a probe of the last page and one page of re-read jobs
+#: (tests/test_drift.py asserts the same bound).
+FULL_SYNC_FIXED_EXTRA = 2
+
+
+def bench_requests(args: argparse.Namespace, report: Report) -> None:
+    """1: a full sync (two ways to sign in) and a no-change incremental run."""
+    pages = math.ceil(args.n / args.page_size)
+    most = pages + FULL_SYNC_FIXED_EXTRA
+    listing = f"{pages} to {most} listing"
+    rows: list[list[str]] = []
+    with Sandbox(args.n) as sandbox:
+        expected = sandbox.versions()
+        runs = {}
+        for label, client, token in (
+            ("static token", OurTap(), 0),
+            ("username/password", OurTap(password_grant=True), 1),
+        ):
+            run, log = run_client(
+                client, sandbox, f"req-{token}", page_size=args.page_size, collect=True
+            )
+            ok = (
+                pages <= log.listing <= most
+                and log.count("token") == token
+                and log.total == log.listing + token
+            )
+            want = listing + (" + 1 token" if token else "")
+            rows.append(
+                [
+                    f"full sync, {label}",
+                    log.describe(),
+                    want,
+                    verdict(ok and run.ok),
+                    str(run.records),
+                    str(loss(expected, run.emitted)) + status_note(run),
+                ]
+            )
+            runs[token] = (run, log)
+        full, full_log = runs[0]
+        incremental, log = run_client(
+            OurTap(),
+            sandbox,
+            "req-incremental",
+            page_size=args.page_size,
+            state=full.last_state,
+            collect=True,
+        )
+    rows.append(
+        [
+            "incremental from the final STATE, nothing changed",
+            log.describe(),
+            "1 listing",
+            verdict(log.total == 1 and incremental.ok),
+            f"{incremental.records} (re-read from the bookmark's minute)",
+            str(loss(expected, incremental.emitted | full.emitted)) + status_note(incremental),
+        ]
+    )
+    report.add(
+        f"### 1. Requests: full sync of N={args.n:,} jobs, page_size {args.page_size}\n\n"
+        f"ceil(N/page_size) = {pages}; the walk may add up to {FULL_SYNC_FIXED_EXTRA} (a probe "
+        "of the listing's last page, and a page of jobs re-read from the minute it "
+        "re-anchors at): `-m benchmarks walk` measures it per page size.\n\n"
+        + md_table(
+            ["run", "requests (sandbox log)", "expected", "verdict", "records emitted", "lost"],
+            rows,
+        )
+    )
+    args.quiet_pair = full_log.listing + log.listing
+
+
+def drift_row(args: argparse.Namespace, burst: int) -> list[str]:
+    """One pair under drift: run 1 while jobs move, run 2 from its STATE, quiet."""
+    faults = {"changes_every": args.drift_every, "changes_per_burst": burst}
+    with Sandbox(args.n, faults) as sandbox:
+        before = sandbox.versions()
+        first, first_log = run_client(
+            OurTap(), sandbox, f"req-drift-{burst}", page_size=args.page_size, collect=True
+        )
+        after = sandbox.versions()
+        sandbox.set_faults({})  # run 2 on a quiet account: nothing changes any more
+        second, second_log = run_client(
+            OurTap(),
+            sandbox,
+            f"req-drift-{burst}-next",
+            page_size=args.page_size,
+            state=first.last_state,
+            collect=True,
+        )
+    changed = changed_jobs(before, after)
+    behind = lagging(after, first.emitted)
+    unmoved = {job_id for job_id in behind if before.get(job_id) == after[job_id]}
+    lost = loss(after, merge_emitted(first.emitted, second.emitted))
+    pair = first_log.listing + second_log.listing
+    extra = pair - args.quiet_pair
+    return [
+        str(burst),
+        f"{first_log.change_bursts} bursts, {changed} jobs",
+        f"{first_log.listing} + {second_log.listing} = {pair}",
+        f"{extra:+d}",
+        f"{extra / changed:.2f}" if changed else "n/a",
+        f"{len(behind)} ({len(unmoved)} unmoved)",
+        f"{first.records + second.records}",
+        str(lost) + status_note(first) + status_note(second),
+        verdict(lost.total == 0 and not unmoved and first.ok and second.ok),
+    ]
+
+
+def bench_drift(args: argparse.Namespace, report: Report) -> None:
+    """1b: each drift run as a pair, against the quiet pair of section 1.
+
+    The walk may leave a job that changed in the newest minute while run 1 read it to the
+    next run, so the promise (0 lost, 0 stale) is checked after run 2.
+    """
+    every = args.drift_every
+    rows = [drift_row(args, burst) for burst in args.drift_bursts]
+    report.add(
+        f"### 1b. Drift: jobs change during paging, measured as pairs (sandbox "
+        f"`changes_every={every}`: before listing requests 2, {2 + every}, {2 + 2 * every}, "
+        "... of run 1 it touches `changes_per_burst` random jobs; run 2 starts from run 1's "
+        "final STATE with nothing changing)\n\n"
+        f"*extra* = listing requests of the pair - the quiet pair's ({args.quiet_pair}: the "
+        "full sync and the incremental run of section 1). *run 1 behind* = jobs whose "
+        "final version run 1 did not emit (allowed only for jobs that changed during it).\n\n"
+        + md_table(
+            [
+                "changes_per_burst",
+                "changes during run 1",
+                "listing requests: run 1 + run 2",
+                f"extra vs {args.quiet_pair}",
+                "extra per changed job",
+                "run 1 behind",
+                "records emitted",
+                "lost after the pair (vs final versions)",
+                "verdict (0 lost, 0 unmoved behind)",
+            ],
+            rows,
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Sections 1 and 1b."""
+    return script_main("requests", __doc__ or "", SIZES, [bench_requests, bench_drift], argv)
