@@ -1,6 +1,6 @@
 """Fault table: each sandbox fault scenario, under each record clock, as a pair of runs.
 
-    .venv/bin/python -m benchmarks faults [--quick] [--records 2000] [--page-size 200]
+    .venv/bin/python -m benchmarks faults [--quick] [--records 2000] [--page-size 100]
         [--scenarios drift,bulk-update] [--clocks 0,10,-5]
 
 Runs the tap (its console script, in its own process) against the sandbox for every
@@ -104,7 +104,7 @@ def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
 
 SIZES = {
     "records": Size(2000, 300, "jobs in the account"),
-    "page_size": Size(200, 100, "the tap's page_size"),
+    "page_size": Size(100, 100, "the tap's page_size"),
     "scenarios": Size(
         [s.name for s in SCENARIOS], ["none", "drift", "throttling"], "scenario names"
     ),

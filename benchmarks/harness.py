@@ -189,6 +189,43 @@ def run_client(
     return result, sandbox.log()
 
 
+@dataclass
+class Pair:
+    """Run 1, and run 2 from run 1's final state: each with its request log, and the
+    versions the sandbox served when run 1 ended."""
+
+    first: RunResult
+    first_log: RequestCounts
+    after: dict[int, str]
+    second: RunResult
+    second_log: RequestCounts
+
+    @property
+    def listing(self) -> int:
+        """Listing requests of both runs."""
+        return self.first_log.listing + self.second_log.listing
+
+
+def run_pair(
+    client: Client, sandbox: Sandbox, label: str, page_size: int, *, quiet: bool = True
+) -> Pair:
+    """Run 1, then run 2 from its state; ``quiet`` turns the sandbox's faults off between
+    them (run 2 must read a quiet account, so that what it reads is final)."""
+    # One folder for both runs: a peer such as dlt keeps its state there, not in ours.
+    folder = fresh_folder(label)
+    first, first_log = run_client(
+        client, sandbox, label, page_size=page_size, folder=folder, collect=True
+    )
+    after = sandbox.versions()
+    if quiet:
+        sandbox.set_faults({})
+    second, second_log = run_client(
+        client, sandbox, label + "-next", page_size=page_size, folder=folder,
+        state=first.last_state, collect=True,
+    )  # fmt: skip
+    return Pair(first, first_log, after, second, second_log)
+
+
 def side_by_side(
     clients: list[Client], sandbox: Sandbox, n: int, repeats: int, page_size: int, tag: str
 ) -> dict[str, list[RunResult]]:

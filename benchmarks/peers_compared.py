@@ -31,6 +31,7 @@ from benchmarks.harness import (
     Size,
     rate,
     run_client,
+    run_pair,
     script_main,
     side_by_side,
     status_note,
@@ -68,48 +69,31 @@ def full_and_incremental(client: Client, args: argparse.Namespace) -> list[str]:
     """5a row: a full sync, then an incremental run from its state."""
     with Sandbox(args.n) as sandbox:
         expected = sandbox.versions()
-        label = f"peers-{client.name}"
-        full, log = run_client(client, sandbox, label, page_size=args.page_size, collect=True)
-        incremental_text = records_text = "n/a"
-        if full.ok:
-            incremental, incr_log = run_client(
-                client,
-                sandbox,
-                label + "-incr",
-                page_size=args.page_size,
-                state=full.last_state,
-                collect=True,
-            )
-            incremental_text = incr_log.describe() + status_note(incremental)
-            records_text = str(incremental.records)
-    lost = str(loss(expected, full.emitted))
-    records = f"{full.records:,}" + status_note(full)
-    return [client.name, log.describe(), records, lost, incremental_text, records_text]
+        pair = run_pair(client, sandbox, f"peers-{client.name}", args.page_size, quiet=False)
+    full, incremental = pair.first, pair.second
+    # An incremental run after a failed full sync measures nothing.
+    then = [pair.second_log.describe() + status_note(incremental), str(incremental.records)]
+    return [
+        client.name,
+        pair.first_log.describe(),
+        f"{full.records:,}" + status_note(full),
+        str(loss(expected, full.emitted)),
+        *(then if full.ok else ["n/a", "n/a"]),
+    ]
 
 
 def drift_cell(client: Client, args: argparse.Namespace, burst: int) -> str:
     """5b cell: a pair under drift, as in section 1b, for any client."""
     faults = {"changes_every": args.drift_every, "changes_per_burst": burst}
-    label = f"peers-drift-{client.name}-{burst}"
     with Sandbox(args.n, faults) as sandbox:
-        first, log = run_client(client, sandbox, label, page_size=args.page_size, collect=True)
-        after = sandbox.versions()
-        sandbox.set_faults({})
-        second, second_log = run_client(
-            client,
-            sandbox,
-            label + "-next",
-            page_size=args.page_size,
-            state=first.last_state,
-            collect=True,
-        )
-    alone = loss(after, first.emitted)
-    lost = loss(after, merge_emitted(first.emitted, second.emitted))
+        pair = run_pair(client, sandbox, f"peers-drift-{client.name}-{burst}", args.page_size)
+    alone = loss(pair.after, pair.first.emitted)
+    lost = loss(pair.after, merge_emitted(pair.first.emitted, pair.second.emitted))
     return (
         f"{lost.total} lost ({lost.missing} missing, {lost.stale} stale; run 1 alone "
-        f"{alone.total}); {log.listing} + {second_log.listing} listing req."
-        + status_note(first)
-        + status_note(second)
+        f"{alone.total}); {pair.first_log.listing} + {pair.second_log.listing} listing req."
+        + status_note(pair.first)
+        + status_note(pair.second)
     )
 
 

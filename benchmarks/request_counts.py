@@ -15,8 +15,25 @@ import argparse
 import math
 
 from benchmarks.clients import OurTap
-from benchmarks.common import Sandbox, changed_jobs, lagging, loss, md_table, merge_emitted
-from benchmarks.harness import Report, Size, run_client, script_main, status_note, verdict
+from benchmarks.common import (
+    RequestCounts,
+    RunResult,
+    Sandbox,
+    changed_jobs,
+    lagging,
+    loss,
+    md_table,
+    merge_emitted,
+)
+from benchmarks.harness import (
+    Report,
+    Size,
+    run_client,
+    run_pair,
+    script_main,
+    status_note,
+    verdict,
+)
 
 SIZES = {
     "n": Size(10_000, 2_000, "jobs in the account"),
@@ -31,67 +48,55 @@ SIZES = {
 FULL_SYNC_FIXED_EXTRA = 2
 
 
+def full_sync_row(
+    sandbox: Sandbox, expected: dict[int, str], args: argparse.Namespace, password: bool
+) -> tuple[list[str], RunResult, RequestCounts]:
+    """A full sync signed in with a static token or username/password (+1 token request)."""
+    pages = math.ceil(args.n / args.page_size)
+    most, token = pages + FULL_SYNC_FIXED_EXTRA, int(password)
+    client = OurTap(password_grant=password)
+    run, log = run_client(client, sandbox, f"req-{token}", page_size=args.page_size, collect=True)
+    sent = (log.listing, log.count("token"), log.total)
+    ok = pages <= log.listing <= most and sent[1:] == (token, log.listing + token)
+    return (
+        [
+            "full sync, " + ("username/password" if password else "static token"),
+            log.describe(),
+            f"{pages} to {most} listing" + (" + 1 token" if password else ""),
+            verdict(ok and run.ok),
+            str(run.records),
+            str(loss(expected, run.emitted)) + status_note(run),
+        ],
+        run,
+        log,
+    )
+
+
 def bench_requests(args: argparse.Namespace, report: Report) -> None:
     """1: a full sync (two ways to sign in) and a no-change incremental run."""
-    pages = math.ceil(args.n / args.page_size)
-    most = pages + FULL_SYNC_FIXED_EXTRA
-    listing = f"{pages} to {most} listing"
-    rows: list[list[str]] = []
     with Sandbox(args.n) as sandbox:
         expected = sandbox.versions()
-        runs = {}
-        for label, client, token in (
-            ("static token", OurTap(), 0),
-            ("username/password", OurTap(password_grant=True), 1),
-        ):
-            run, log = run_client(
-                client, sandbox, f"req-{token}", page_size=args.page_size, collect=True
-            )
-            ok = (
-                pages <= log.listing <= most
-                and log.count("token") == token
-                and log.total == log.listing + token
-            )
-            want = listing + (" + 1 token" if token else "")
-            rows.append(
-                [
-                    f"full sync, {label}",
-                    log.describe(),
-                    want,
-                    verdict(ok and run.ok),
-                    str(run.records),
-                    str(loss(expected, run.emitted)) + status_note(run),
-                ]
-            )
-            runs[token] = (run, log)
-        full, full_log = runs[0]
-        incremental, log = run_client(
-            OurTap(),
-            sandbox,
-            "req-incremental",
-            page_size=args.page_size,
-            state=full.last_state,
-            collect=True,
-        )
-    rows.append(
-        [
-            "incremental from the final STATE, nothing changed",
-            log.describe(),
-            "1 listing",
-            verdict(log.total == 1 and incremental.ok),
-            f"{incremental.records} (re-read from the bookmark's minute)",
-            str(loss(expected, incremental.emitted | full.emitted)) + status_note(incremental),
-        ]
-    )
+        static, full, full_log = full_sync_row(sandbox, expected, args, password=False)
+        password, _, _ = full_sync_row(sandbox, expected, args, password=True)
+        incr, log = run_client(
+            OurTap(), sandbox, "req-incremental", page_size=args.page_size,
+            state=full.last_state, collect=True,
+        )  # fmt: skip
+    incremental = [
+        "incremental from the final STATE, nothing changed",
+        log.describe(),
+        "1 listing",
+        verdict(log.total == 1 and incr.ok),
+        f"{incr.records} (re-read from the bookmark's minute)",
+        str(loss(expected, incr.emitted | full.emitted)) + status_note(incr),
+    ]
+    headers = ["run", "requests (sandbox log)", "expected", "verdict", "records emitted", "lost"]
     report.add(
         f"### 1. Requests: full sync of N={args.n:,} jobs, page_size {args.page_size}\n\n"
-        f"ceil(N/page_size) = {pages}; the walk may add up to {FULL_SYNC_FIXED_EXTRA} (a probe "
-        "of the listing's last page, and a page of jobs re-read from the minute it "
-        "re-anchors at): `-m benchmarks walk` measures it per page size.\n\n"
-        + md_table(
-            ["run", "requests (sandbox log)", "expected", "verdict", "records emitted", "lost"],
-            rows,
-        )
+        f"ceil(N/page_size) = {math.ceil(args.n / args.page_size)}; the walk may add up to "
+        f"{FULL_SYNC_FIXED_EXTRA} (a probe of the listing's last page, and a page of jobs "
+        "re-read from the minute it re-anchors at): `-m benchmarks walk` measures it per "
+        "page size.\n\n" + md_table(headers, [static, password, incremental])
     )
     args.quiet_pair = full_log.listing + log.listing
 
@@ -101,29 +106,17 @@ def drift_row(args: argparse.Namespace, burst: int) -> list[str]:
     faults = {"changes_every": args.drift_every, "changes_per_burst": burst}
     with Sandbox(args.n, faults) as sandbox:
         before = sandbox.versions()
-        first, first_log = run_client(
-            OurTap(), sandbox, f"req-drift-{burst}", page_size=args.page_size, collect=True
-        )
-        after = sandbox.versions()
-        sandbox.set_faults({})  # run 2 on a quiet account: nothing changes any more
-        second, second_log = run_client(
-            OurTap(),
-            sandbox,
-            f"req-drift-{burst}-next",
-            page_size=args.page_size,
-            state=first.last_state,
-            collect=True,
-        )
+        pair = run_pair(OurTap(), sandbox, f"req-drift-{burst}", args.page_size)
+    first, second, after = pair.first, pair.second, pair.after
     changed = changed_jobs(before, after)
     behind = lagging(after, first.emitted)
     unmoved = {job_id for job_id in behind if before.get(job_id) == after[job_id]}
     lost = loss(after, merge_emitted(first.emitted, second.emitted))
-    pair = first_log.listing + second_log.listing
-    extra = pair - args.quiet_pair
+    extra = pair.listing - args.quiet_pair
     return [
         str(burst),
-        f"{first_log.change_bursts} bursts, {changed} jobs",
-        f"{first_log.listing} + {second_log.listing} = {pair}",
+        f"{pair.first_log.change_bursts} bursts, {changed} jobs",
+        f"{pair.first_log.listing} + {pair.second_log.listing} = {pair.listing}",
         f"{extra:+d}",
         f"{extra / changed:.2f}" if changed else "n/a",
         f"{len(behind)} ({len(unmoved)} unmoved)",
