@@ -277,6 +277,39 @@ def _parse_record(line: bytes, emitted: dict[int, float]) -> None:
         emitted[record_id] = stamp
 
 
+def safe_name(label: str) -> str:
+    """``label`` with only characters that are safe in a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+@dataclass
+class Tally:
+    """What a client's stdout said: RECORD lines, their newest versions, the last STATE."""
+
+    records: int = 0
+    emitted: dict[int, float] = field(default_factory=dict)
+    last_state: dict[str, Any] | None = None
+
+    def read(self, stdout: IO[bytes], collect: bool) -> None:
+        """Every line; ``collect`` parses each RECORD for Id and UpdatedOn. A
+        ``{"type": "SUMMARY", "records": n}`` line (the dlt runner's, when it does not
+        print records) sets the count instead."""
+        summary: int | None = None
+        last_state = b""
+        for line in stdout:
+            head = line[:48]
+            if b'"RECORD"' in head:
+                self.records += 1
+                if collect:
+                    _parse_record(line, self.emitted)
+            elif b'"STATE"' in head:
+                last_state = line
+            elif b'"SUMMARY"' in head:
+                summary = int(json.loads(line)["records"])
+        self.records = self.records if summary is None else summary
+        self.last_state = json.loads(last_state)["value"] if last_state else None
+
+
 def run_measured(
     label: str,
     argv: list[str],
@@ -285,26 +318,16 @@ def run_measured(
     env: dict[str, str] | None = None,
     timeout: float = 1800.0,
 ) -> RunResult:
-    """Run ``argv``, read its stdout (counting RECORD lines), return its cost.
-
-    ``collect`` parses each RECORD for Id and UpdatedOn (for lost-record checks). A
-    ``{"type": "SUMMARY", "records": n}`` line (the dlt runner's, when it does not print
-    records) sets the count instead.
-    """
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
-    stderr_path = WORK_DIR / "logs" / f"{safe}.stderr.log"
+    """Run ``argv``, read its stdout as it comes, return its cost from ``os.wait4``."""
+    stderr_path = WORK_DIR / "logs" / f"{safe_name(label)}.stderr.log"
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
-    records = 0
-    summary_records: int | None = None
-    emitted: dict[int, float] = {}
-    last_state: bytes | None = None
-    timed_out = threading.Event()
+    tally = Tally()
     with stderr_path.open("wb") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(WORK_DIR)
         )
+        timed_out = threading.Event()
 
         def kill_on_timeout() -> None:
             timed_out.set()
@@ -312,34 +335,22 @@ def run_measured(
 
         watchdog = threading.Timer(timeout, kill_on_timeout)
         watchdog.start()
-        stdout: IO[bytes] | None = proc.stdout
-        if stdout is None:
+        if proc.stdout is None:
             raise RuntimeError("no pipe from the client process")
-        for line in stdout:
-            head = line[:48]
-            if b'"RECORD"' in head:
-                records += 1
-                if collect:
-                    _parse_record(line, emitted)
-            elif b'"STATE"' in head:
-                last_state = line
-            elif b'"SUMMARY"' in head:
-                summary_records = int(json.loads(line)["records"])
+        tally.read(proc.stdout, collect)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         watchdog.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    state = json.loads(last_state)["value"] if last_state else None
     return RunResult(
         label=label,
-        returncode=proc.returncode,
+        returncode=os.waitstatus_to_exitcode(status),
         wall=wall,
         user=usage.ru_utime,
         system=usage.ru_stime,
         max_rss_kb=usage.ru_maxrss,
-        records=records if summary_records is None else summary_records,
-        emitted=emitted,
-        last_state=state,
+        records=tally.records,
+        emitted=tally.emitted,
+        last_state=tally.last_state,
         stderr_path=stderr_path,
         timed_out=timed_out.is_set(),
     )

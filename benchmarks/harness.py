@@ -27,6 +27,7 @@ from benchmarks.common import (
     machine_line,
     median,
     run_measured,
+    safe_name,
     source_hash,
     tap_revision,
 )
@@ -160,8 +161,7 @@ def rate(records: int, elapsed: float) -> str:
 
 def fresh_folder(*parts: str) -> Path:
     """An empty folder under .work/runs/."""
-    safe = ["".join(c if c.isalnum() or c in "-_." else "_" for c in part) for part in parts]
-    folder = WORK_DIR.joinpath("runs", *safe)
+    folder = WORK_DIR.joinpath("runs", *map(safe_name, parts))
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
