@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -393,12 +393,16 @@ def lagging(expected: dict[int, str], emitted: dict[int, float]) -> set[int]:
     }
 
 
-def merge_emitted(*runs: dict[int, float]) -> dict[int, float]:
+#: A version as a run saw it: seconds since the epoch, or a datetime (in-process runs).
+Version = TypeVar("Version", float, datetime)
+
+
+def merge_emitted(*runs: dict[int, Version]) -> dict[int, Version]:
     """Newest version per Id over several runs, as a target that keeps the newest would."""
-    merged: dict[int, float] = {}
+    merged: dict[int, Version] = {}
     for emitted in runs:
         for job_id, stamp in emitted.items():
-            if stamp > merged.get(job_id, -math.inf):
+            if job_id not in merged or stamp > merged[job_id]:
                 merged[job_id] = stamp
     return merged
 

@@ -40,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from benchmarks.clients import unlimited_pacing
-from benchmarks.common import md_table
+from benchmarks.common import md_table, merge_emitted
 from benchmarks.harness import Report, Size, check, script_main
 from benchmarks.in_process import parse_stamp, sync
 from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
@@ -407,6 +407,26 @@ def measure_drift(
     return rows
 
 
+def move_jobs_at(sandbox: NexudusSandbox, points: set[int], per_burst: int, seed: str) -> set[int]:
+    """Hook the sandbox to update ``per_burst`` random jobs before each listing request in
+    ``points``; return the set the moved Ids are added to."""
+    # Seeded so a rerun moves the same jobs (not for security).
+    rng = random.Random(seed)  # noqa: S311
+    ids = sorted(sandbox.served_ids())
+    moved: set[int] = set()
+
+    def move_jobs(listing_request: int) -> None:
+        # Anywhere in the listing: behind the tap (shifts what it has not read yet)
+        # and ahead of it, as test_drift does.
+        if listing_request in points:
+            chosen = rng.sample(ids, per_burst)
+            moved.update(chosen)
+            sandbox.touch(chosen)
+
+    sandbox.on_listing_request = move_jobs
+    return moved
+
+
 def drift_pair(
     account: int,
     per_burst: int,
@@ -419,32 +439,17 @@ def drift_pair(
     ``points``, then run 2 from run 1's final STATE with nothing changing."""
     # A fresh sandbox with the same seed: the same account the baseline pair read.
     with NexudusSandbox(records=account, seed=seed) as sandbox:
-        # Seeded so a rerun moves the same jobs (not for security).
-        rng = random.Random(f"{seed}:{account}:{len(points)}:{per_burst}")  # noqa: S311
-        ids = sorted(sandbox.served_ids())
-        moved: set[int] = set()
-
-        def move_jobs(listing_request: int) -> None:
-            # Anywhere in the listing: behind the tap (shifts what it has not read yet)
-            # and ahead of it, as test_drift does.
-            if listing_request in points:
-                chosen = rng.sample(ids, per_burst)
-                moved.update(chosen)
-                sandbox.touch(chosen)
-
         started = time.perf_counter()
-        sandbox.on_listing_request = move_jobs
+        moved = move_jobs_at(
+            sandbox, points, per_burst, f"{seed}:{account}:{len(points)}:{per_burst}"
+        )
         first = run_tap(sandbox, page_size)
         sandbox.on_listing_request = None
         current = served_versions(sandbox)
-        behind_missing, behind_stale = loss(current, first.emitted)
-        behind = behind_missing | behind_stale
+        behind = set().union(*loss(current, first.emitted))
         second = run_tap(sandbox, page_size, first.last_state)
         wall = time.perf_counter() - started
-    merged = dict(first.emitted)
-    for job_id, stamp in second.emitted.items():
-        if job_id not in merged or stamp > merged[job_id]:
-            merged[job_id] = stamp
+    merged = merge_emitted(first.emitted, second.emitted)
     missing, stale = loss(current, merged)
     return DriftRow(
         account=account,
