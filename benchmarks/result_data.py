@@ -181,28 +181,23 @@ def steady_table(rows: list[Steady], jobs: int, burst: int, minutes: int) -> str
     return "\n".join(lines)
 
 
-def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
-    """Runs repeated from STATE under max_requests_per_run until one completes."""
-    settings: dict[str, Any] = {
-        "access_token": "sandbox-token",
-        "page_size": page_size,
-        "include_result_data": True,
-        "max_requests_per_run": max_requests,
-        **UNPACED,
-    }
+def runs_until_complete(sandbox: NexudusSandbox, settings: dict[str, Any]) -> tuple[list[Run], Run]:
+    """Runs from the previous run's STATE until one ends without stopping (at most 51),
+    and one more run after that."""
     runs: list[Run] = []
-    with NexudusSandbox(records=jobs, seed=62) as sandbox:
-        with sandbox.lock:
-            served = {i: (j["Status"], j["ResultData"]) for i, j in sandbox.jobs.items()}
-        state: dict[str, Any] = {}
-        while True:
-            run = run_tap(sandbox, settings, state)
-            runs.append(run)
-            state = run.state
-            if run.exit_code != 0 or not run.stopped or len(runs) > 50:
-                break
-        again = run_tap(sandbox, settings, state)
-    with_result = {i for i, (status, _) in served.items() if status not in NO_RESULT_YET}
+    state: dict[str, Any] = {}
+    while True:
+        run = run_tap(sandbox, settings, state)
+        runs.append(run)
+        state = run.state
+        if run.exit_code != 0 or not run.stopped or len(runs) > 50:
+            return runs, run_tap(sandbox, settings, state)
+
+
+def budget_checks(
+    runs: list[Run], again: Run, served: dict[int, tuple[str, Any]], with_result: set[int]
+) -> str:
+    """Every job once with its ResultData, one get-one per job with a result."""
     emitted = Counter(r["Id"] for run in runs for r in run.records)
     delivered = {r["Id"]: r["ResultData"] for run in runs for r in run.records}
     fetched = Counter(i for run in runs for i in run.get_ones)
@@ -214,6 +209,23 @@ def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
         "every run exit 0": all(run.exit_code == 0 for run in runs),
         "a further run emits nothing": not again.records,
     }
+    return "Checks: " + ", ".join(f"{k}: {'OK' if v else '**FAIL**'}" for k, v in checks.items())
+
+
+def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
+    """Runs repeated from STATE under max_requests_per_run until one completes."""
+    settings: dict[str, Any] = {
+        "access_token": "sandbox-token",
+        "page_size": page_size,
+        "include_result_data": True,
+        "max_requests_per_run": max_requests,
+        **UNPACED,
+    }
+    with NexudusSandbox(records=jobs, seed=62) as sandbox:
+        with sandbox.lock:
+            served = {i: (j["Status"], j["ResultData"]) for i, j in sandbox.jobs.items()}
+        runs, again = runs_until_complete(sandbox, settings)
+    with_result = {i for i, (status, _) in served.items() if status not in NO_RESULT_YET}
     pages = math.ceil(jobs / page_size)
     least = math.ceil((len(with_result) + pages) / max_requests)
     lines = [
@@ -228,17 +240,12 @@ def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
         "| run | requests (listing + get-one) | jobs emitted | exit | its last log line |",
         "|---:|---:|---:|---:|---|",
     ]
-    for number, run in enumerate(runs, 1):
-        line = run.stop_line() or "(complete)"
-        lines.append(
-            f"| {number} | {run.requests:,} ({run.listing} + {len(run.get_ones):,}) | "
-            f"{len(run.records):,} | {run.exit_code} | {line} |"
-        )
     lines += [
-        "",
-        "Checks: " + ", ".join(f"{k}: {'OK' if v else '**FAIL**'}" for k, v in checks.items()),
+        f"| {number} | {run.requests:,} ({run.listing} + {len(run.get_ones):,}) | "
+        f"{len(run.records):,} | {run.exit_code} | {run.stop_line() or '(complete)'} |"
+        for number, run in enumerate(runs, 1)
     ]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", budget_checks(runs, again, served, with_result)])
 
 
 SIZES = {
