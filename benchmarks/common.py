@@ -437,6 +437,11 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), separator, *(line(r) for r in rows)])
 
 
+def per_job(requests: int, delivered: int) -> str:
+    """Requests per delivered job (distinct Ids emitted), or n/a when none was."""
+    return f"{requests / delivered:.4f}" if delivered else "n/a"
+
+
 def seconds(value: float) -> str:
     """Seconds with sensible precision."""
     return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"

@@ -25,7 +25,15 @@ from benchmarks.clients import (
     ensure_peer,
     unlimited_pacing,
 )
-from benchmarks.common import Sandbox, loss, md_table, merge_emitted, ratio, seconds
+from benchmarks.common import (
+    Sandbox,
+    loss,
+    md_table,
+    merge_emitted,
+    per_job,
+    ratio,
+    seconds,
+)
 from benchmarks.harness import (
     Report,
     Size,
@@ -73,12 +81,14 @@ def full_and_incremental(client: Client, args: argparse.Namespace) -> list[str]:
     full, incremental = pair.first, pair.second
     # An incremental run after a failed full sync measures nothing.
     then = [pair.second_log.describe() + status_note(incremental), str(incremental.records)]
+    delivered = len(merge_emitted(full.emitted, incremental.emitted))
     return [
         client.name,
         pair.first_log.describe(),
         f"{full.records:,}" + status_note(full),
         str(loss(expected, full.emitted)),
         *(then if full.ok else ["n/a", "n/a"]),
+        per_job(pair.listing, delivered),
     ]
 
 
@@ -140,6 +150,7 @@ def bench_peers(args: argparse.Namespace, report: Report) -> None:
                 "lost",
                 "incremental: requests",
                 "incremental: records",
+                "requests / delivered job (both runs)",
             ],
             full_rows,
         )

@@ -24,6 +24,7 @@ from benchmarks.common import (
     loss,
     md_table,
     merge_emitted,
+    per_job,
 )
 from benchmarks.harness import (
     Report,
@@ -66,6 +67,7 @@ def full_sync_row(
             verdict(ok and run.ok),
             str(run.records),
             str(loss(expected, run.emitted)) + status_note(run),
+            per_job(log.total, len(run.emitted)),
         ],
         run,
         log,
@@ -89,8 +91,10 @@ def bench_requests(args: argparse.Namespace, report: Report) -> None:
         verdict(log.total == 1 and incr.ok),
         f"{incr.records} (re-read from the bookmark's minute)",
         str(loss(expected, incr.emitted | full.emitted)) + status_note(incr),
+        per_job(log.total, len(incr.emitted)),
     ]
     headers = ["run", "requests (sandbox log)", "expected", "verdict", "records emitted", "lost"]
+    headers.append("requests / delivered job")
     report.add(
         f"### 1. Requests: full sync of N={args.n:,} jobs, page_size {args.page_size}\n\n"
         f"ceil(N/page_size) = {math.ceil(args.n / args.page_size)}; the walk may add up to "
@@ -123,6 +127,7 @@ def drift_row(args: argparse.Namespace, burst: int) -> list[str]:
         f"{first.records + second.records}",
         str(lost) + status_note(first) + status_note(second),
         verdict(lost.total == 0 and not unmoved and first.ok and second.ok),
+        per_job(pair.listing, len(merge_emitted(first.emitted, second.emitted))),
     ]
 
 
@@ -153,6 +158,7 @@ def bench_drift(args: argparse.Namespace, report: Report) -> None:
                 "records emitted",
                 "lost after the pair (vs final versions)",
                 "verdict (0 lost, 0 unmoved behind)",
+                "requests / delivered job (pair)",
             ],
             rows,
         )

@@ -40,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from benchmarks.clients import unlimited_pacing
-from benchmarks.common import md_table, merge_emitted
+from benchmarks.common import md_table, merge_emitted, per_job
 from benchmarks.harness import Report, Size, check, script_main
 from benchmarks.in_process import parse_stamp, sync
 from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
@@ -260,7 +260,7 @@ def full_sync_table(rows: list[FullSyncRow]) -> str:
                 kinds_text(row.kinds),
                 f"{row.served:,} ({row.served / row.n:.3f}x)",
                 f"{row.delivered:,}",
-                f"{row.requests / max(row.delivered, 1):.4f}",
+                per_job(row.requests, row.delivered),
                 f"{row.lost} / {row.stale}",
             ]
         )
@@ -292,9 +292,7 @@ def incremental_table(rows: list[FullSyncRow]) -> str:
             str(row.incremental_requests),
             "OK" if row.incremental_requests == 1 else "**MISS**",
             str(row.incremental_records),
-            f"{row.incremental_requests / row.incremental_records:.2f}"
-            if row.incremental_records
-            else "n/a",
+            per_job(row.incremental_requests, row.incremental_records),
         ]
         for row in rows
     ]
@@ -490,7 +488,7 @@ def drift_table(rows: list[DriftRow]) -> str:
             str(row.lost),
             str(row.stale),
             f"{row.records:,}",
-            f"{row.pair / max(row.delivered, 1):.4f}",
+            per_job(row.pair, row.delivered),
             "OK" if row.ok else "**MISS**",
         ]
         for row in rows
