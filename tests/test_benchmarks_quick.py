@@ -51,8 +51,10 @@ def test_requests_as_a_user_runs_the_tap(tmp_path):
     assert table_rows(done.stdout, "full sync, username/password")[0][3] == "OK"
     incremental = table_rows(done.stdout, "incremental from the final STATE")[0]
     assert incremental[1:4] == ["1 listing", "1 listing", "OK"]
+    # Requests per delivered job: 4-5 listing requests for 300 jobs.
+    assert 3 / 300 <= float(full[0][6]) <= 5 / 300
     drift = table_rows(done.stdout, "1 ")[0]
-    assert drift[-1] == "OK" and drift[-2] == "0 missing, 0 stale"
+    assert drift[-3:-1] == ["0 missing, 0 stale", "OK"]
     assert output.read_text(encoding="utf-8").count("| full sync,") == 2
 
 
