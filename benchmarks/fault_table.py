@@ -24,7 +24,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import md_table, ratio, run_console
+from benchmarks.common import ConsoleRun, md_table, ratio, run_console
 from benchmarks.harness import Report, Size, script_main
 from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
 from tap_nexudus_jobs.sandbox.scenarios import RECORD_CLOCKS, SCENARIOS, FaultScenario
@@ -58,6 +58,22 @@ def versions(sandbox: NexudusSandbox) -> dict[int, str]:
     return {i: v.replace("Z", "+00:00") for i, v in sandbox.current_versions().items()}
 
 
+def behind_after(
+    first: ConsoleRun, before: dict[int, str], after: dict[int, str]
+) -> tuple[set[int], set[int]]:
+    """Jobs whose version at run 1's end it did not emit, and of those the ones it lost:
+    unchanged during it and below its bookmark's minute."""
+    shown = {(r["Id"], r["UpdatedOn"]) for r in first.records}
+    behind = {i for i, v in after.items() if (i, v) not in shown}
+    lost = {i for i in behind if after[i] == before.get(i)}
+    # Without a bookmark run 1 claimed nothing, so everything it missed counts as lost.
+    claimed = bookmark(first.final_state)
+    if claimed is not None:
+        minute = floor_to_minute(parse_timestamp(claimed))
+        lost = {i for i in lost if floor_to_minute(parse_timestamp(after[i])) < minute}
+    return behind, lost
+
+
 def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
     """Run 1 with the scenario's faults, run 2 from its STATE on a quiet account."""
     with NexudusSandbox(records=records, seed=17, faults=chosen.faults) as sandbox:
@@ -76,17 +92,7 @@ def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
         final = versions(sandbox)
         log: list[RequestLogEntry] = sandbox.log_snapshot()
 
-    shown = {(r["Id"], r["UpdatedOn"]) for r in first.records}
-    behind = {i for i, v in after_first.items() if (i, v) not in shown}
-    changed = {i for i in after_first if after_first[i] != before.get(i)}
-    lost_first = behind - changed
-    # Without a bookmark run 1 claimed nothing, so everything it missed counts as lost.
-    claimed = bookmark(first.final_state)
-    if claimed is not None:
-        minute = floor_to_minute(parse_timestamp(claimed))
-        lost_first = {
-            i for i in lost_first if floor_to_minute(parse_timestamp(after_first[i])) < minute
-        }
+    behind, lost_first = behind_after(first, before, after_first)
     latest: dict[int, str] = {}
     for record in first.records + second.records:
         latest[record["Id"]] = record["UpdatedOn"]
