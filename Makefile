@@ -46,14 +46,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons clean distclean
+.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons benchmarks benchmarks-quick clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
 	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
 	@echo "make lint             ruff check + ruff format --check"
-	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts"
+	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts benchmarks"
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
+	@echo "make benchmarks       every figure in benchmarks/README.md (an hour or so; see there)"
+	@echo "make benchmarks-quick every benchmark at small sizes, a minute or two"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
 	@echo "make meltano-install  install the Meltano plugins (once; redone when inputs change)"
 	@echo "make dbt-warehouses   dbt for BigQuery/Snowflake in $(DBT_WAREHOUSES) (compile checks)"
@@ -135,7 +137,7 @@ lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV_STAMP)
-	$(BIN)/mypy tap_nexudus_jobs tests scripts
+	$(BIN)/mypy tap_nexudus_jobs tests scripts benchmarks
 
 pytest: $(VENV_STAMP) $(MELTANO_STAMP) $(DBT_WAREHOUSES_STAMP) postgres-deps bigquery-emulator
 	$(BIN)/pytest
@@ -144,6 +146,13 @@ pytest: $(VENV_STAMP) $(MELTANO_STAMP) $(DBT_WAREHOUSES_STAMP) postgres-deps big
 # .venv-py3.X. Says which it ran, and skips (exit 0) when the machine has none of them.
 other-pythons: $(VENV_STAMP)
 	$(BIN)/python scripts/other_pythons.py
+
+# One command per figure set: benchmarks/README.md says which script made each figure.
+benchmarks: $(VENV_STAMP)
+	$(BIN)/python -m benchmarks all
+
+benchmarks-quick: $(VENV_STAMP)
+	$(BIN)/python -m benchmarks all --quick
 
 clean:
 	rm -rf output .meltano .pytest_cache .mypy_cache .ruff_cache build dist

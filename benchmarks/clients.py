@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from common import (
+from benchmarks.common import (
     BENCH_DIR,
     PASSWORD,
     PEERS_DIR,
@@ -258,7 +258,9 @@ def ensure_peer(name: str, *, install: bool, reinstall: bool = False) -> PeerVen
         subprocess.run(["rm", "-rf", str(venv)], check=True)
     if not marker.exists():
         if not install:
-            return PeerVenv(name, venv, False, {}, "not installed (run without --no-install)")
+            return PeerVenv(
+                name, venv, False, {}, "not installed (`peers --install 1` installs it)"
+            )
         log = WORK_DIR / "logs" / f"install-{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         print(f"  installing {requirement} into {venv.relative_to(BENCH_DIR.parent)} ...")

@@ -1,7 +1,7 @@
 """What a lookback of 60 minutes costs and buys, next to 0 (issue 13).
 
-    .venv/bin/python benchmarks/clock_jumps.py          # ~20 s on 2 shared cores
-    .venv/bin/python benchmarks/clock_jumps.py --jobs 2000 --steady-runs 12
+    .venv/bin/python -m benchmarks clock-jumps          # ~20 s on 2 shared cores
+    .venv/bin/python -m benchmarks clock-jumps --jobs 2000 --steady-runs 12
 
 1. Its price on a steady account (``--jobs`` jobs; runs every 10 minutes with a few jobs
    updated between runs, at several rates): listing requests per incremental run, the
@@ -19,18 +19,12 @@ The tap runs in this process on a sandbox whose clock the script moves (no sleep
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import logging
-import shlex
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from common import machine_line, md_table
-
+from benchmarks.common import md_table
+from benchmarks.harness import Report, Size, script_main
+from benchmarks.in_process import sync
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.sandbox.clock import SimulatedClock
 from tap_nexudus_jobs.sandbox.schedule import (
@@ -39,41 +33,24 @@ from tap_nexudus_jobs.sandbox.schedule import (
     daylight_saving_schedules,
     play_schedule,
 )
-from tap_nexudus_jobs.tap import TapNexudusJobs
 
 LOOKBACKS = (0, 60)
-SCHEDULE_JOBS = 3_000
 STEADY_START = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
 STEADY_INTERVAL = timedelta(minutes=10)
 
 Records = list[dict[str, Any]]
 
 
-@contextmanager
-def quiet_logs() -> Iterator[None]:
-    """The SDK logs every request and metric at INFO: noise here, and slow."""
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
-
-
 def sync_in_process(
     config: dict[str, Any], state: dict[str, Any]
 ) -> tuple[Records, dict[str, Any]]:
     """One sync of the tap; its RECORD payloads and final STATE."""
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")  # the msgspec writer writes bytes
-    with redirect_stdout(out), quiet_logs():
-        TapNexudusJobs(config=config, state=state).sync_all()
-    out.flush()
-    messages = [json.loads(line) for line in raw.getvalue().splitlines() if line.strip()]
-    states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return [m["record"] for m in messages if m["type"] == "RECORD"], states[-1]
+    done = sync(config, state, keep=True)
+    return done.records, done.sink.last_state or state
 
 
 def play(runs: list[ScheduledRun], jobs: int, lookback: int, seed: int = 13) -> ScheduleReport:
+    """The runs on a sandbox whose clock the schedule moves."""
     clock = SimulatedClock(runs[0].at)
     with NexudusSandbox(records=jobs, seed=seed, clock=clock) as sandbox:
         config: dict[str, Any] = {
@@ -98,6 +75,7 @@ def steady_runs(count: int, updates: int) -> list[ScheduledRun]:
 
 
 def steady_table(jobs: int, count: int, rates: list[int]) -> str:
+    """Section 1: per rate and lookback, what the incremental runs cost."""
     rows = []
     for updates in rates:
         for lookback in LOOKBACKS:
@@ -130,11 +108,12 @@ def steady_table(jobs: int, count: int, rates: list[int]) -> str:
     return md_table(headers, rows)
 
 
-def jump_table() -> str:
+def jump_table(jobs: int) -> str:
+    """Section 2: the sequences of tests/test_record_clock_jumps.py, per lookback."""
     rows = []
     for name, runs in daylight_saving_schedules().items():
         for lookback in LOOKBACKS:
-            report = play(runs, SCHEDULE_JOBS, lookback)
+            report = play(runs, jobs, lookback)
             rows.append(
                 [
                     name,
@@ -148,7 +127,7 @@ def jump_table() -> str:
                 ]
             )
     headers = [
-        "sequence (3,000 jobs)",
+        f"sequence ({jobs:,} jobs)",
         "lookback",
         "listing requests per run",
         "jobs behind after each run",
@@ -160,23 +139,30 @@ def jump_table() -> str:
     return md_table(headers, rows)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--jobs", type=int, default=2_000, help="steady account size")
-    parser.add_argument("--steady-runs", type=int, default=12, help="runs 10 min apart")
-    parser.add_argument(
-        "--rates", default="3,30,300", help="jobs updated per 10 min, comma-separated"
+SIZES = {
+    "jobs": Size(2_000, 500, "steady account size"),
+    "steady_runs": Size(12, 3, "runs 10 minutes apart"),
+    "rates": Size([3, 30, 300], [3, 300], "jobs updated per 10 minutes"),
+    "schedule_jobs": Size(3_000, 3_000, "jobs in the clock-jump sequences"),
+}
+
+
+def bench_steady(args: argparse.Namespace, report: Report) -> None:
+    """1: what lookback 60 costs on a steady account."""
+    report.add(
+        f"1. Steady account, {args.jobs} jobs, {args.steady_runs} runs 10 minutes apart\n\n"
+        + steady_table(args.jobs, args.steady_runs, args.rates)
     )
-    args = parser.parse_args()
-    rates = [int(part) for part in args.rates.split(",") if part.strip()]
-    command = shlex.join([".venv/bin/python", "benchmarks/clock_jumps.py", *sys.argv[1:]])
-    print(f"{command}\n{machine_line()}\n")
-    print(f"1. Steady account, {args.jobs} jobs, {args.steady_runs} runs 10 minutes apart\n")
-    print(steady_table(args.jobs, args.steady_runs, rates))
-    print("\n2. Scheduled runs across a record clock jump (tests/test_record_clock_jumps.py)\n")
-    print(jump_table())
-    return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def bench_jumps(args: argparse.Namespace, report: Report) -> None:
+    """2: what it buys across a record clock jump."""
+    report.add(
+        "2. Scheduled runs across a record clock jump (tests/test_record_clock_jumps.py)\n\n"
+        + jump_table(args.schedule_jobs)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Both tables."""
+    return script_main("clock-jumps", __doc__ or "", SIZES, [bench_steady, bench_jumps], argv)

@@ -18,13 +18,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -276,6 +277,39 @@ def _parse_record(line: bytes, emitted: dict[int, float]) -> None:
         emitted[record_id] = stamp
 
 
+def safe_name(label: str) -> str:
+    """``label`` with only characters that are safe in a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+@dataclass
+class Tally:
+    """What a client's stdout said: RECORD lines, their newest versions, the last STATE."""
+
+    records: int = 0
+    emitted: dict[int, float] = field(default_factory=dict)
+    last_state: dict[str, Any] | None = None
+
+    def read(self, stdout: IO[bytes], collect: bool) -> None:
+        """Every line; ``collect`` parses each RECORD for Id and UpdatedOn. A
+        ``{"type": "SUMMARY", "records": n}`` line (the dlt runner's, when it does not
+        print records) sets the count instead."""
+        summary: int | None = None
+        last_state = b""
+        for line in stdout:
+            head = line[:48]
+            if b'"RECORD"' in head:
+                self.records += 1
+                if collect:
+                    _parse_record(line, self.emitted)
+            elif b'"STATE"' in head:
+                last_state = line
+            elif b'"SUMMARY"' in head:
+                summary = int(json.loads(line)["records"])
+        self.records = self.records if summary is None else summary
+        self.last_state = json.loads(last_state)["value"] if last_state else None
+
+
 def run_measured(
     label: str,
     argv: list[str],
@@ -284,26 +318,16 @@ def run_measured(
     env: dict[str, str] | None = None,
     timeout: float = 1800.0,
 ) -> RunResult:
-    """Run ``argv``, read its stdout (counting RECORD lines), return its cost.
-
-    ``collect`` parses each RECORD for Id and UpdatedOn (for lost-record checks). A
-    ``{"type": "SUMMARY", "records": n}`` line (the dlt runner's, when it does not print
-    records) sets the count instead.
-    """
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
-    stderr_path = WORK_DIR / "logs" / f"{safe}.stderr.log"
+    """Run ``argv``, read its stdout as it comes, return its cost from ``os.wait4``."""
+    stderr_path = WORK_DIR / "logs" / f"{safe_name(label)}.stderr.log"
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
-    records = 0
-    summary_records: int | None = None
-    emitted: dict[int, float] = {}
-    last_state: bytes | None = None
-    timed_out = threading.Event()
+    tally = Tally()
     with stderr_path.open("wb") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(WORK_DIR)
         )
+        timed_out = threading.Event()
 
         def kill_on_timeout() -> None:
             timed_out.set()
@@ -311,34 +335,22 @@ def run_measured(
 
         watchdog = threading.Timer(timeout, kill_on_timeout)
         watchdog.start()
-        stdout: IO[bytes] | None = proc.stdout
-        if stdout is None:
+        if proc.stdout is None:
             raise RuntimeError("no pipe from the client process")
-        for line in stdout:
-            head = line[:48]
-            if b'"RECORD"' in head:
-                records += 1
-                if collect:
-                    _parse_record(line, emitted)
-            elif b'"STATE"' in head:
-                last_state = line
-            elif b'"SUMMARY"' in head:
-                summary_records = int(json.loads(line)["records"])
+        tally.read(proc.stdout, collect)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         watchdog.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    state = json.loads(last_state)["value"] if last_state else None
     return RunResult(
         label=label,
-        returncode=proc.returncode,
+        returncode=os.waitstatus_to_exitcode(status),
         wall=wall,
         user=usage.ru_utime,
         system=usage.ru_stime,
         max_rss_kb=usage.ru_maxrss,
-        records=records if summary_records is None else summary_records,
-        emitted=emitted,
-        last_state=state,
+        records=tally.records,
+        emitted=tally.emitted,
+        last_state=tally.last_state,
         stderr_path=stderr_path,
         timed_out=timed_out.is_set(),
     )
@@ -381,12 +393,16 @@ def lagging(expected: dict[int, str], emitted: dict[int, float]) -> set[int]:
     }
 
 
-def merge_emitted(*runs: dict[int, float]) -> dict[int, float]:
+#: A version as a run saw it: seconds since the epoch, or a datetime (in-process runs).
+Version = TypeVar("Version", float, datetime)
+
+
+def merge_emitted(*runs: dict[int, Version]) -> dict[int, Version]:
     """Newest version per Id over several runs, as a target that keeps the newest would."""
-    merged: dict[int, float] = {}
+    merged: dict[int, Version] = {}
     for emitted in runs:
         for job_id, stamp in emitted.items():
-            if stamp > merged.get(job_id, -math.inf):
+            if job_id not in merged or stamp > merged[job_id]:
                 merged[job_id] = stamp
     return merged
 
@@ -419,6 +435,11 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
 
     separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(headers), separator, *(line(r) for r in rows)])
+
+
+def per_job(requests: int, delivered: int) -> str:
+    """Requests per delivered job (distinct Ids emitted), or n/a when none was."""
+    return f"{requests / delivered:.4f}" if delivered else "n/a"
 
 
 def seconds(value: float) -> str:
@@ -487,3 +508,33 @@ def machine_line() -> str:
         f"{now:%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({model}), shared and noisy; "
         f"Python {platform.python_version()}; tap at git {tap_revision()}"
     )
+
+
+# -- the console script against an in-process sandbox ------------------------------------
+
+
+@dataclass
+class ConsoleRun:
+    """One run of the console script, its output kept whole (small runs only)."""
+
+    exit_code: int
+    records: list[dict[str, Any]]
+    final_state: dict[str, Any] | None
+    stderr: str
+    wall: float
+
+
+def run_console(settings: dict[str, Any], state: dict[str, Any] | None) -> ConsoleRun:
+    """``tap-nexudus-jobs --config ... [--state ...]`` as a scheduler runs it."""
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [tap_executable(), "--config", str(write_json(Path(folder) / "c.json", settings))]
+        if state:
+            argv += ["--state", str(write_json(Path(folder) / "s.json", state))]
+        started = time.monotonic()
+        completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+        wall = time.monotonic() - started
+    messages = [json.loads(line) for line in completed.stdout.splitlines()]
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    final = states[-1] if states else None
+    return ConsoleRun(completed.returncode, records, final, completed.stderr, wall)

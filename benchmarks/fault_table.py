@@ -1,6 +1,6 @@
 """Fault table: each sandbox fault scenario, under each record clock, as a pair of runs.
 
-    .venv/bin/python benchmarks/fault_table.py [--records 2000] [--page-size 200]
+    .venv/bin/python -m benchmarks faults [--quick] [--records 2000] [--page-size 100]
         [--scenarios drift,bulk-update] [--clocks 0,10,-5]
 
 Runs the tap (its console script, in its own process) against the sandbox for every
@@ -21,39 +21,22 @@ change jobs off, every other fault still on). Prints one Markdown table per cloc
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from benchmarks.common import ConsoleRun, md_table, ratio, run_console
+from benchmarks.harness import Report, Size, script_main
 from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
 from tap_nexudus_jobs.sandbox.scenarios import RECORD_CLOCKS, SCENARIOS, FaultScenario
 from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp
 
-TAP = str(Path(sys.executable).with_name("tap-nexudus-jobs"))
 STREAM = "business_background_jobs"
 
 
-@dataclass
-class TapOutput:
-    """One run of the console script."""
-
-    exit_code: int
-    records: list[dict[str, Any]]
-    final_state: dict[str, Any] | None
-    wall: float
-
-    @property
-    def bookmark(self) -> str | None:
-        if self.final_state is None:
-            return None
-        value = self.final_state.get("bookmarks", {}).get(STREAM, {}).get("replication_key_value")
-        return str(value) if value else None
+def bookmark(state: dict[str, Any] | None) -> str | None:
+    """The bookmark a run's final STATE claims, if any."""
+    value = (state or {}).get("bookmarks", {}).get(STREAM, {}).get("replication_key_value")
+    return str(value) if value else None
 
 
 @dataclass
@@ -75,27 +58,20 @@ def versions(sandbox: NexudusSandbox) -> dict[int, str]:
     return {i: v.replace("Z", "+00:00") for i, v in sandbox.current_versions().items()}
 
 
-def run_tap(settings: dict[str, Any], folder: Path, state: dict[str, Any] | None) -> TapOutput:
-    """The console script with `settings` (and `state`), as Meltano would run it."""
-    config = folder / "config.json"
-    config.write_text(json.dumps(settings))
-    command = [TAP, "--config", str(config)]
-    if state is not None:
-        state_file = folder / "state.json"
-        state_file.write_text(json.dumps(state))
-        command += ["--state", str(state_file)]
-    started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - started
-    records: list[dict[str, Any]] = []
-    final_state: dict[str, Any] | None = None
-    for line in completed.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records.append(message["record"])
-        elif message["type"] == "STATE":
-            final_state = message["value"]
-    return TapOutput(completed.returncode, records, final_state, wall)
+def behind_after(
+    first: ConsoleRun, before: dict[int, str], after: dict[int, str]
+) -> tuple[set[int], set[int]]:
+    """Jobs whose version at run 1's end it did not emit, and of those the ones it lost:
+    unchanged during it and below its bookmark's minute."""
+    shown = {(r["Id"], r["UpdatedOn"]) for r in first.records}
+    behind = {i for i, v in after.items() if (i, v) not in shown}
+    lost = {i for i in behind if after[i] == before.get(i)}
+    # Without a bookmark run 1 claimed nothing, so everything it missed counts as lost.
+    claimed = bookmark(first.final_state)
+    if claimed is not None:
+        minute = floor_to_minute(parse_timestamp(claimed))
+        lost = {i for i in lost if floor_to_minute(parse_timestamp(after[i])) < minute}
+    return behind, lost
 
 
 def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
@@ -107,26 +83,16 @@ def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
             else {"access_token": "sandbox-token"}
         )
         settings = {"api_url": sandbox.url, "page_size": page_size, **auth, **chosen.tap_settings}
-        with tempfile.TemporaryDirectory() as folder:
-            before = versions(sandbox)
-            first = run_tap(settings, Path(folder), None)
-            after_first = versions(sandbox)
-            # Run 2 must read a quiet account, so that what it reads is final.
-            sandbox.faults = chosen.faults.without_data_changes()
-            second = run_tap(settings, Path(folder), first.final_state)
-            final = versions(sandbox)
+        before = versions(sandbox)
+        first = run_console(settings, None)
+        after_first = versions(sandbox)
+        # Run 2 must read a quiet account, so that what it reads is final.
+        sandbox.faults = chosen.faults.without_data_changes()
+        second = run_console(settings, first.final_state)
+        final = versions(sandbox)
         log: list[RequestLogEntry] = sandbox.log_snapshot()
 
-    shown = {(r["Id"], r["UpdatedOn"]) for r in first.records}
-    behind = {i for i, v in after_first.items() if (i, v) not in shown}
-    changed = {i for i in after_first if after_first[i] != before.get(i)}
-    lost_first = behind - changed
-    # Without a bookmark run 1 claimed nothing, so everything it missed counts as lost.
-    if first.bookmark is not None:
-        minute = floor_to_minute(parse_timestamp(first.bookmark))
-        lost_first = {
-            i for i in lost_first if floor_to_minute(parse_timestamp(after_first[i])) < minute
-        }
+    behind, lost_first = behind_after(first, before, after_first)
     latest: dict[int, str] = {}
     for record in first.records + second.records:
         latest[record["Id"]] = record["UpdatedOn"]
@@ -142,79 +108,76 @@ def run_pair(chosen: FaultScenario, records: int, page_size: int) -> PairResult:
     )
 
 
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+SIZES = {
+    "records": Size(2000, 300, "jobs in the account"),
+    "page_size": Size(100, 100, "the tap's page_size"),
+    "scenarios": Size(
+        [s.name for s in SCENARIOS], ["none", "drift", "throttling"], "scenario names"
+    ),
+    "clocks": Size([float(c) for c in RECORD_CLOCKS], [0.0], "record clock offsets, hours"),
+}
+HEADERS = [
+    "fault",
+    "run 1 behind",
+    "run 1 lost",
+    "lost after pair",
+    "stale after pair",
+    "requests (extra)",
+    "409s",
+    "wall s (x no-fault)",
+    "exit",
+]
 
 
-def _clocks(text: str) -> list[float]:
-    return [float(part) for part in _names(text)]
-
-
-def main() -> None:
-    """Print the tables."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=2000)
-    parser.add_argument("--page-size", type=int, default=200)
-    parser.add_argument(
-        "--scenarios",
-        type=_names,
-        default=[s.name for s in SCENARIOS],
-        help="comma-separated scenario names (default: all; 'none' is always run)",
-    )
-    parser.add_argument(
-        "--clocks",
-        type=_clocks,
-        default=list(RECORD_CLOCKS),
-        help="comma-separated record clock offsets in hours (default: 0,10,-5)",
-    )
-    args = parser.parse_args()
+def chosen_scenarios(names: list[str]) -> list[FaultScenario]:
+    """The named scenarios, the fault-free one first (the others are read against it)."""
     known = {s.name: s for s in SCENARIOS}
-    unknown = [name for name in args.scenarios if name not in known]
+    unknown = [name for name in names if name not in known]
     if unknown:
-        parser.error(f"unknown scenarios {unknown}; known: {sorted(known)}")
-    chosen = [known["none"], *(known[n] for n in args.scenarios if n != "none")]
+        raise SystemExit(f"unknown scenarios {unknown}; known: {sorted(known)}")
+    return [known["none"], *(known[n] for n in names if n != "none")]
 
-    command = [
-        ".venv/bin/python",
-        "benchmarks/fault_table.py",
-        "--records",
-        str(args.records),
-        "--page-size",
-        str(args.page_size),
-        "--scenarios",
-        ",".join(s.name for s in chosen),
-        "--clocks",
-        ",".join(f"{c:g}" for c in args.clocks),
-    ]
-    print(f"Reproduce: `{shlex.join(command)}`\n")
-    print(
+
+def clock_table(chosen: list[FaultScenario], clock: float, args: argparse.Namespace) -> str:
+    """One table: every scenario as a pair under one record clock."""
+    results = {
+        s.name: run_pair(s.with_record_clock(clock), args.records, args.page_size) for s in chosen
+    }
+    base = results["none"]
+    rows = []
+    for scenario in chosen:
+        r = results[scenario.name]
+        rows.append(
+            [
+                f"{scenario.name}: {scenario.description}",
+                str(r.behind_after_first),
+                str(r.lost_after_first),
+                str(r.lost),
+                str(r.stale),
+                f"{r.requests} ({r.requests - base.requests:+d})",
+                str(r.throttled),
+                f"{r.wall:.1f} ({ratio(r.wall, base.wall)})",
+                f"{r.exits[0]}/{r.exits[1]}",
+            ]
+        )
+    return (
+        f"### Record clock {clock:+g} h (UpdatedOn = true UTC {clock:+g} h, labelled Z)\n\n"
+        + md_table(HEADERS, rows)
+    )
+
+
+def bench_faults(args: argparse.Namespace, report: Report) -> None:
+    """One table per record clock."""
+    chosen = chosen_scenarios(args.scenarios)
+    report.add(
         f"{args.records} jobs, page_size {args.page_size}; tap at its default pacing. Each "
         "row is a pair: run 1 with the faults, run 2 from run 1's STATE with the knobs that "
-        "change jobs off.\n"
+        "change jobs off."
     )
     for clock in args.clocks:
-        results = {
-            s.name: run_pair(s.with_record_clock(clock), args.records, args.page_size)
-            for s in chosen
-        }
-        base = results["none"]
-        print(f"### Record clock {clock:+g} h (UpdatedOn = true UTC {clock:+g} h, labelled Z)\n")
-        print(
-            "| fault | run 1 behind | run 1 lost | lost after pair | stale after pair | "
-            "requests (extra) | 409s | wall s (x no-fault) | exit |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for scenario in chosen:
-            r = results[scenario.name]
-            extra = r.requests - base.requests
-            ratio = r.wall / base.wall if base.wall else float("nan")
-            print(
-                f"| {scenario.name}: {scenario.description} | {r.behind_after_first} | "
-                f"{r.lost_after_first} | {r.lost} | {r.stale} | {r.requests} ({extra:+d}) | "
-                f"{r.throttled} | {r.wall:.1f} ({ratio:.2f}x) | {r.exits[0]}/{r.exits[1]} |"
-            )
-        print()
+        report.add(clock_table(chosen, clock, args))
 
 
-if __name__ == "__main__":
-    main()
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables."""
+    return script_main("faults", __doc__ or "", SIZES, [bench_faults], argv)

@@ -1,6 +1,8 @@
 """Run the tap's console entry point under cProfile, timing CPU (not wall) seconds.
 
-    python benchmarks/profile_tap.py --out benchmarks/profile-top.txt -- --config CONFIG
+    python benchmarks/profile_tap.py --out benchmarks/.work/profile-top.txt -- --config CONFIG
+
+(``python -m benchmarks cpu --profile-n 50000`` runs it against a sandbox.)
 
 Everything after ``--`` goes to ``tap-nexudus-jobs``. The timer is
 ``time.process_time``, so time spent sleeping (pacing) or waiting for the server does not

@@ -1,7 +1,7 @@
 """ResultData within the budget: get-ones per delivered version, and a budgeted first sync.
 
-    .venv/bin/python benchmarks/result_data.py [--steady-jobs 2000] [--steady-runs 10]
-        [--burst 20] [--minutes-between-runs 10] [--first-sync-jobs 20000]
+    .venv/bin/python -m benchmarks result-data [--quick] [--steady-jobs 2000]
+        [--steady-runs 10] [--burst 20] [--minutes-between-runs 10] [--first-sync-jobs 20000]
         [--max-requests 4000] [--page-size 1000] [--output benchmarks/result-data.md]
 
 Runs the tap's console script (its own process) against the sandbox (in this process),
@@ -25,18 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
-import sys
-import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from benchmarks.common import run_console
+from benchmarks.harness import Report, Size, script_main
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 
-TAP = str(Path(sys.executable).with_name("tap-nexudus-jobs"))
 LISTING = "/api/sys/businessbackgroundjobs"
 STREAM = "business_background_jobs"
 NO_RESULT_YET = frozenset({"Queued", "Running"})
@@ -75,35 +71,19 @@ class Run:
 
 
 def run_tap(sandbox: NexudusSandbox, settings: dict[str, Any], state: dict[str, Any]) -> Run:
-    """The console script once, with config and state files, as a scheduler runs it."""
+    """The console script once, its requests read from the sandbox's log."""
     sandbox.clear_log()
-    with tempfile.TemporaryDirectory() as folder:
-        config_file, state_file = Path(folder) / "config.json", Path(folder) / "state.json"
-        config_file.write_text(json.dumps({"api_url": sandbox.url, **settings}))
-        argv = [TAP, "--config", str(config_file)]
-        if state:
-            state_file.write_text(json.dumps(state))
-            argv += ["--state", str(state_file)]
-        started = time.monotonic()
-        completed = subprocess.run(argv, capture_output=True, text=True, check=False)
-        wall = time.monotonic() - started
-    records, last_state = [], state
-    for line in completed.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records.append(message["record"])
-        elif message["type"] == "STATE":
-            last_state = message["value"]
+    done = run_console({"api_url": sandbox.url, **settings}, state)
     log = sandbox.log_snapshot()
     return Run(
-        records=records,
-        state=last_state,
+        records=done.records,
+        state=done.final_state or state,
         listing=sum(1 for e in log if e.path == LISTING),
         get_ones=[int(e.path.rsplit("/", 1)[1]) for e in log if e.path.startswith(LISTING + "/")],
         token=sum(1 for e in log if e.path == "/api/token"),
-        stderr=completed.stderr,
-        exit_code=completed.returncode,
-        wall=wall,
+        stderr=done.stderr,
+        exit_code=done.exit_code,
+        wall=done.wall,
     )
 
 
@@ -169,6 +149,7 @@ def steady_account(
 
 
 def steady_table(rows: list[Steady], jobs: int, burst: int, minutes: int) -> str:
+    """The steady account's table, one row per measurement."""
     lines = [
         f"Steady account: {jobs:,} jobs; before every listing request {burst} Running jobs "
         f"finish, {burst} Queued ones start and {burst} new ones arrive, each burst "
@@ -200,28 +181,23 @@ def steady_table(rows: list[Steady], jobs: int, burst: int, minutes: int) -> str
     return "\n".join(lines)
 
 
-def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
-    """Runs repeated from STATE under max_requests_per_run until one completes."""
-    settings: dict[str, Any] = {
-        "access_token": "sandbox-token",
-        "page_size": page_size,
-        "include_result_data": True,
-        "max_requests_per_run": max_requests,
-        **UNPACED,
-    }
+def runs_until_complete(sandbox: NexudusSandbox, settings: dict[str, Any]) -> tuple[list[Run], Run]:
+    """Runs from the previous run's STATE until one ends without stopping (at most 51),
+    and one more run after that."""
     runs: list[Run] = []
-    with NexudusSandbox(records=jobs, seed=62) as sandbox:
-        with sandbox.lock:
-            served = {i: (j["Status"], j["ResultData"]) for i, j in sandbox.jobs.items()}
-        state: dict[str, Any] = {}
-        while True:
-            run = run_tap(sandbox, settings, state)
-            runs.append(run)
-            state = run.state
-            if run.exit_code != 0 or not run.stopped or len(runs) > 50:
-                break
-        again = run_tap(sandbox, settings, state)
-    with_result = {i for i, (status, _) in served.items() if status not in NO_RESULT_YET}
+    state: dict[str, Any] = {}
+    while True:
+        run = run_tap(sandbox, settings, state)
+        runs.append(run)
+        state = run.state
+        if run.exit_code != 0 or not run.stopped or len(runs) > 50:
+            return runs, run_tap(sandbox, settings, state)
+
+
+def budget_checks(
+    runs: list[Run], again: Run, served: dict[int, tuple[str, Any]], with_result: set[int]
+) -> str:
+    """Every job once with its ResultData, one get-one per job with a result."""
     emitted = Counter(r["Id"] for run in runs for r in run.records)
     delivered = {r["Id"]: r["ResultData"] for run in runs for r in run.records}
     fetched = Counter(i for run in runs for i in run.get_ones)
@@ -233,6 +209,23 @@ def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
         "every run exit 0": all(run.exit_code == 0 for run in runs),
         "a further run emits nothing": not again.records,
     }
+    return "Checks: " + ", ".join(f"{k}: {'OK' if v else '**FAIL**'}" for k, v in checks.items())
+
+
+def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
+    """Runs repeated from STATE under max_requests_per_run until one completes."""
+    settings: dict[str, Any] = {
+        "access_token": "sandbox-token",
+        "page_size": page_size,
+        "include_result_data": True,
+        "max_requests_per_run": max_requests,
+        **UNPACED,
+    }
+    with NexudusSandbox(records=jobs, seed=62) as sandbox:
+        with sandbox.lock:
+            served = {i: (j["Status"], j["ResultData"]) for i, j in sandbox.jobs.items()}
+        runs, again = runs_until_complete(sandbox, settings)
+    with_result = {i for i, (status, _) in served.items() if status not in NO_RESULT_YET}
     pages = math.ceil(jobs / page_size)
     least = math.ceil((len(with_result) + pages) / max_requests)
     lines = [
@@ -247,34 +240,28 @@ def budgeted_first_sync(jobs: int, max_requests: int, page_size: int) -> str:
         "| run | requests (listing + get-one) | jobs emitted | exit | its last log line |",
         "|---:|---:|---:|---:|---|",
     ]
-    for number, run in enumerate(runs, 1):
-        line = run.stop_line() or "(complete)"
-        lines.append(
-            f"| {number} | {run.requests:,} ({run.listing} + {len(run.get_ones):,}) | "
-            f"{len(run.records):,} | {run.exit_code} | {line} |"
-        )
     lines += [
-        "",
-        "Checks: " + ", ".join(f"{k}: {'OK' if v else '**FAIL**'}" for k, v in checks.items()),
+        f"| {number} | {run.requests:,} ({run.listing} + {len(run.get_ones):,}) | "
+        f"{len(run.records):,} | {run.exit_code} | {run.stop_line() or '(complete)'} |"
+        for number, run in enumerate(runs, 1)
     ]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", budget_checks(runs, again, served, with_result)])
 
 
-def main() -> int:
-    """Print both tables and write them to --output."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steady-jobs", type=int, default=2000)
-    parser.add_argument("--steady-runs", type=int, default=10)
-    parser.add_argument("--burst", type=int, default=20)
-    parser.add_argument("--minutes-between-runs", type=int, default=10)
-    parser.add_argument("--first-sync-jobs", type=int, default=20_000)
-    parser.add_argument("--max-requests", type=int, default=4000)
-    parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument(
-        "--output", type=Path, default=Path(__file__).resolve().parent / "result-data.md"
-    )
-    args = parser.parse_args()
-    started = time.monotonic()
+SIZES = {
+    "steady_jobs": Size(2000, 300, "jobs of the steady account"),
+    "steady_runs": Size(10, 2, "incremental runs on it"),
+    "burst": Size(20, 5, "jobs finishing, starting and arriving before each listing request"),
+    "minutes_between_runs": Size(10, 10, "the account's clock between bursts"),
+    "first_sync_jobs": Size(20_000, 1_000, "jobs of the budgeted first sync"),
+    "max_requests": Size(4000, 300, "its max_requests_per_run"),
+    "page_size": Size(1000, 200, "its page_size"),
+}
+
+
+def bench_steady(args: argparse.Namespace, report: Report) -> None:
+    """Get-ones per delivered version on a steady account, per lookback, with and without
+    the delivered versions kept in STATE."""
     rows = [
         steady_account(
             args.steady_jobs,
@@ -287,17 +274,14 @@ def main() -> int:
         for lookback in (0, 60)
         for memory in (True, False)
     ]
-    parts = [
-        "# ResultData within the budget (benchmarks/result_data.py)",
-        steady_table(rows, args.steady_jobs, args.burst, args.minutes_between_runs),
-        budgeted_first_sync(args.first_sync_jobs, args.max_requests, args.page_size),
-        f"Took {time.monotonic() - started:.0f} s.",
-    ]
-    text = "\n\n".join(parts) + "\n"
-    print(text)
-    args.output.write_text(text, encoding="utf-8")
-    return 0
+    report.add(steady_table(rows, args.steady_jobs, args.burst, args.minutes_between_runs))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def bench_budgeted(args: argparse.Namespace, report: Report) -> None:
+    """A first sync under max_requests_per_run, run again from STATE until complete."""
+    report.add(budgeted_first_sync(args.first_sync_jobs, args.max_requests, args.page_size))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Both tables."""
+    return script_main("result-data", __doc__ or "", SIZES, [bench_steady, bench_budgeted], argv)

@@ -1,8 +1,8 @@
 """What the listing walk costs in listing requests: full sync, nothing changed, drift pairs.
 
-    .venv/bin/python benchmarks/walk_costs.py            # full: ~4 min on 2 shared cores
-    .venv/bin/python benchmarks/walk_costs.py --quick    # ~30 s
-    .venv/bin/python benchmarks/walk_costs.py --n 10000 --page-sizes 100 --drift-sizes 5000
+    .venv/bin/python -m benchmarks walk            # full: ~4 min on 2 shared cores
+    .venv/bin/python -m benchmarks walk --quick    # ~20 s
+    .venv/bin/python -m benchmarks walk --n 10000 --page-sizes 100 --drift-sizes 5000
 
 The walk (``tap_nexudus_jobs/walk/``) does not cost exactly ``ceil(N/page_size)``
 listing requests: it re-anchors at the last minute it read (re-reading that minute's
@@ -30,27 +30,20 @@ tap is launched changes no request it sends.
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import logging
 import math
 import random
-import shlex
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from clients import unlimited_pacing
-from common import machine_line, md_table
-
+from benchmarks.clients import unlimited_pacing
+from benchmarks.common import md_table, merge_emitted, per_job
+from benchmarks.harness import Report, Size, check, script_main
+from benchmarks.in_process import parse_stamp, sync
 from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
-from tap_nexudus_jobs.tap import TapNexudusJobs
 
 LISTING_PATH = "/api/sys/businessbackgroundjobs"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's well-known demo token
@@ -59,46 +52,6 @@ FULL_SYNC_TARGETS = {50: 0.10, 1000: 0.02}
 
 
 # -- running the tap in-process ------------------------------------------------------------
-
-
-class SingerSink(io.RawIOBase):
-    """The tap's stdout: Singer lines parsed as they arrive, so no run is held in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._partial = b""
-        self.records = 0
-        #: Id -> newest UpdatedOn emitted (a target keeps the newest version).
-        self.emitted: dict[int, datetime] = {}
-        self.last_state: dict[str, Any] | None = None
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = self._partial + bytes(data)
-        *lines, self._partial = chunk.split(b"\n")
-        for line in lines:
-            self._line(line)
-        return len(data)
-
-    def finish(self) -> None:
-        """Parse a last line written without a newline."""
-        if self._partial.strip():
-            self._line(self._partial)
-        self._partial = b""
-
-    def _line(self, line: bytes) -> None:
-        head = line[:48]
-        if b'"RECORD"' in head:
-            record = json.loads(line)["record"]
-            self.records += 1
-            stamp = parse_stamp(record["UpdatedOn"])
-            previous = self.emitted.get(record["Id"])
-            if previous is None or stamp > previous:
-                self.emitted[record["Id"]] = stamp
-        elif b'"STATE"' in head:
-            self.last_state = json.loads(line)["value"]
 
 
 @dataclass
@@ -115,11 +68,6 @@ class TapRun:
     def requests(self) -> int:
         """Listing requests, from the sandbox's log."""
         return len(self.listing)
-
-
-def parse_stamp(value: str) -> datetime:
-    """An UpdatedOn as the tap (``+00:00``) or the sandbox (``Z``) renders it."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def served_versions(sandbox: NexudusSandbox) -> dict[int, datetime]:
@@ -140,27 +88,10 @@ def tap_config(sandbox: NexudusSandbox, page_size: int) -> dict[str, Any]:
 def run_tap(sandbox: NexudusSandbox, page_size: int, state: dict[str, Any] | None = None) -> TapRun:
     """One sync, in-process, with its listing requests taken from the sandbox's log."""
     sandbox.clear_log()
-    sink = SingerSink()
-    # The tap's writer writes bytes to sys.stdout.buffer, and flushes per STATE.
-    stdout = io.TextIOWrapper(io.BufferedWriter(sink), encoding="utf-8")
-    started = time.perf_counter()
-    with redirect_stdout(stdout):
-        TapNexudusJobs(config=tap_config(sandbox, page_size), state=state or {}).sync_all()
-    stdout.flush()
-    wall = time.perf_counter() - started
-    sink.finish()
+    done = sync(tap_config(sandbox, page_size), state)
     listing = [e for e in sandbox.log_snapshot() if e.path == LISTING_PATH]
-    return TapRun(sink.records, sink.emitted, sink.last_state, listing, wall)
-
-
-@contextmanager
-def quiet_logs() -> Iterator[None]:
-    """The SDK logs every request and metric at INFO: noise here, and slow."""
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
+    sink = done.sink
+    return TapRun(sink.records, sink.emitted, sink.last_state, listing, done.wall)
 
 
 # -- reading the request log ---------------------------------------------------------------
@@ -329,7 +260,7 @@ def full_sync_table(rows: list[FullSyncRow]) -> str:
                 kinds_text(row.kinds),
                 f"{row.served:,} ({row.served / row.n:.3f}x)",
                 f"{row.delivered:,}",
-                f"{row.requests / max(row.delivered, 1):.4f}",
+                per_job(row.requests, row.delivered),
                 f"{row.lost} / {row.stale}",
             ]
         )
@@ -361,9 +292,7 @@ def incremental_table(rows: list[FullSyncRow]) -> str:
             str(row.incremental_requests),
             "OK" if row.incremental_requests == 1 else "**MISS**",
             str(row.incremental_records),
-            f"{row.incremental_requests / row.incremental_records:.2f}"
-            if row.incremental_records
-            else "n/a",
+            per_job(row.incremental_requests, row.incremental_records),
         ]
         for row in rows
     ]
@@ -476,6 +405,26 @@ def measure_drift(
     return rows
 
 
+def move_jobs_at(sandbox: NexudusSandbox, points: set[int], per_burst: int, seed: str) -> set[int]:
+    """Hook the sandbox to update ``per_burst`` random jobs before each listing request in
+    ``points``; return the set the moved Ids are added to."""
+    # Seeded so a rerun moves the same jobs (not for security).
+    rng = random.Random(seed)  # noqa: S311
+    ids = sorted(sandbox.served_ids())
+    moved: set[int] = set()
+
+    def move_jobs(listing_request: int) -> None:
+        # Anywhere in the listing: behind the tap (shifts what it has not read yet)
+        # and ahead of it, as test_drift does.
+        if listing_request in points:
+            chosen = rng.sample(ids, per_burst)
+            moved.update(chosen)
+            sandbox.touch(chosen)
+
+    sandbox.on_listing_request = move_jobs
+    return moved
+
+
 def drift_pair(
     account: int,
     per_burst: int,
@@ -488,32 +437,17 @@ def drift_pair(
     ``points``, then run 2 from run 1's final STATE with nothing changing."""
     # A fresh sandbox with the same seed: the same account the baseline pair read.
     with NexudusSandbox(records=account, seed=seed) as sandbox:
-        # Seeded so a rerun moves the same jobs (not for security).
-        rng = random.Random(f"{seed}:{account}:{len(points)}:{per_burst}")  # noqa: S311
-        ids = sorted(sandbox.served_ids())
-        moved: set[int] = set()
-
-        def move_jobs(listing_request: int) -> None:
-            # Anywhere in the listing: behind the tap (shifts what it has not read yet)
-            # and ahead of it, as test_drift does.
-            if listing_request in points:
-                chosen = rng.sample(ids, per_burst)
-                moved.update(chosen)
-                sandbox.touch(chosen)
-
         started = time.perf_counter()
-        sandbox.on_listing_request = move_jobs
+        moved = move_jobs_at(
+            sandbox, points, per_burst, f"{seed}:{account}:{len(points)}:{per_burst}"
+        )
         first = run_tap(sandbox, page_size)
         sandbox.on_listing_request = None
         current = served_versions(sandbox)
-        behind_missing, behind_stale = loss(current, first.emitted)
-        behind = behind_missing | behind_stale
+        behind = set().union(*loss(current, first.emitted))
         second = run_tap(sandbox, page_size, first.last_state)
         wall = time.perf_counter() - started
-    merged = dict(first.emitted)
-    for job_id, stamp in second.emitted.items():
-        if job_id not in merged or stamp > merged[job_id]:
-            merged[job_id] = stamp
+    merged = merge_emitted(first.emitted, second.emitted)
     missing, stale = loss(current, merged)
     return DriftRow(
         account=account,
@@ -554,7 +488,7 @@ def drift_table(rows: list[DriftRow]) -> str:
             str(row.lost),
             str(row.stale),
             f"{row.records:,}",
-            f"{row.pair / max(row.delivered, 1):.4f}",
+            per_job(row.pair, row.delivered),
             "OK" if row.ok else "**MISS**",
         ]
         for row in rows
@@ -599,91 +533,22 @@ def drift_summary(rows: list[DriftRow]) -> str:
 
 # -- driver --------------------------------------------------------------------------------
 
-
-@dataclass
-class Options:
-    """Sizes (see ``parse_args``)."""
-
-    quick: bool
-    ns: list[int]
-    page_sizes: list[int]
-    big_ns: list[int]
-    big_page_sizes: list[int]
-    drift_sizes: list[int]
-    drift_per_burst: list[int]
-    drift_bursts: int
-    drift_burst_counts: list[int]
-    drift_page_size: int
-    seed: int
-    output: Path | None
-    argv: list[str] = field(default_factory=list)
-
-
-def parse_args(argv: list[str] | None = None) -> Options:
-    """Command line -> Options (``--quick`` changes the defaults)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-
-    def ints(text: str) -> list[int]:
-        return [int(part) for part in text.split(",") if part.strip()]
-
-    parser.add_argument("--quick", action="store_true", help="small sizes (~30 s)")
-    parser.add_argument("--n", type=ints, help="full-sync sizes (2000,10000,50000)")
-    parser.add_argument("--page-sizes", type=ints, help="full-sync page sizes (50,100,500,1000)")
-    parser.add_argument(
-        "--big-n",
-        type=ints,
-        help="extra full-sync sizes, only at --big-page-sizes (49500,100000; 100,000 at "
-        "page_size 50 would be 2,000 requests)",
-    )
-    parser.add_argument("--big-page-sizes", type=ints, help="page sizes for --big-n (500,1000)")
-    parser.add_argument("--drift-sizes", type=ints, help="account sizes (5000,20000)")
-    parser.add_argument("--drift-per-burst", type=ints, help="jobs moved per burst (1..5)")
-    parser.add_argument(
-        "--drift-bursts", type=int, default=5, help="bursts in run 1 of --drift-per-burst (5)"
-    )
-    parser.add_argument(
-        "--drift-burst-counts",
-        type=ints,
-        help="more pairs with 1 job per burst, this many bursts (1,10,20)",
-    )
-    parser.add_argument("--drift-page-size", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=42, help="the sandbox's data seed")
-    parser.add_argument("--output", type=Path, help="also write the tables to this file")
-    args = parser.parse_args(argv)
-    quick = bool(args.quick)
-
-    def pick(value: Any, full: Any, fast: Any) -> Any:
-        return value if value is not None else (fast if quick else full)
-
-    return Options(
-        quick=quick,
-        ns=pick(args.n, [2_000, 10_000, 50_000], [2_000, 10_000]),
-        page_sizes=pick(args.page_sizes, [50, 100, 500, 1000], [50, 100, 500, 1000]),
-        # 49,500: not a multiple of 1000, so the last page has room for the re-read jobs.
-        big_ns=pick(args.big_n, [49_500, 100_000], []),
-        big_page_sizes=pick(args.big_page_sizes, [500, 1000], [500, 1000]),
-        drift_sizes=pick(args.drift_sizes, [5_000, 20_000], [5_000]),
-        drift_per_burst=pick(args.drift_per_burst, [1, 2, 3, 4, 5], [1, 5]),
-        drift_bursts=args.drift_bursts,
-        drift_burst_counts=pick(args.drift_burst_counts, [1, 10, 20], [20]),
-        drift_page_size=args.drift_page_size,
-        seed=args.seed,
-        output=args.output,
-        argv=list(sys.argv[1:] if argv is None else argv),
-    )
-
-
-def command_line(opts: Options) -> str:
-    """How to reproduce these numbers (``--output`` changes none of them: left out)."""
-    argv, skip = [], False
-    for arg in opts.argv:
-        if skip:
-            skip = False
-        elif arg == "--output":
-            skip = True
-        elif not arg.startswith("--output="):
-            argv.append(arg)
-    return shlex.join([".venv/bin/python", "benchmarks/walk_costs.py", *argv])
+SIZES = {
+    "n": Size([2_000, 10_000, 50_000], [2_000], "full-sync sizes"),
+    "page_sizes": Size([50, 100, 500, 1000], [50, 1000], "full-sync page sizes"),
+    # 49,500: not a multiple of 1000, so the last page has room for the re-read jobs;
+    # 100,000 at page_size 50 would be 2,000 requests.
+    "big_n": Size([49_500, 100_000], [], "extra full-sync sizes, at --big-page-sizes only"),
+    "big_page_sizes": Size([500, 1000], [500, 1000], "page sizes for --big-n"),
+    "drift_sizes": Size([5_000, 20_000], [2_000], "account sizes of the drift pairs"),
+    "drift_per_burst": Size([1, 2, 3, 4, 5], [5], "jobs moved per burst"),
+    "drift_bursts": Size(5, 5, "bursts in run 1 of each --drift-per-burst pair"),
+    "drift_burst_counts": Size(
+        [1, 10, 20], [10], "more pairs of one job per burst, this many bursts"
+    ),
+    "drift_page_size": Size(100, 100, "page size of the drift pairs"),
+    "seed": Size(42, 42, "the sandbox's data seed"),
+}
 
 
 def failures(full_rows: list[FullSyncRow], drift_rows: list[DriftRow]) -> list[str]:
@@ -708,77 +573,54 @@ def failures(full_rows: list[FullSyncRow], drift_rows: list[DriftRow]) -> list[s
     return found
 
 
-def report(
-    opts: Options, progress: Callable[[str], None] = print, *, machine: bool = True
-) -> tuple[str, list[str]]:
-    """Measure everything; return the Markdown and the contract failures (none expected).
-
-    ``machine`` False leaves out the machine line (run.py prints its own).
-    """
+def bench_full_syncs(args: argparse.Namespace, report: Report) -> None:
+    """Full syncs per page size, and the no-change incremental run after each."""
     started = time.perf_counter()
-    with quiet_logs():
-        full_rows = measure_full_syncs(opts.ns, opts.page_sizes, opts.seed, progress)
-        full_rows += measure_full_syncs(opts.big_ns, opts.big_page_sizes, opts.seed, progress)
-        full_seconds = time.perf_counter() - started
-        drift_rows = measure_drift(
-            opts.drift_sizes,
-            drift_cases(opts.drift_per_burst, opts.drift_bursts, opts.drift_burst_counts),
-            opts.drift_page_size,
-            opts.seed,
-            progress,
-        )
-    total = time.perf_counter() - started
-    over = [row for row in full_rows if row.meets_target is False or row.extra > 2]
+    rows = measure_full_syncs(args.n, args.page_sizes, args.seed, print)
+    rows += measure_full_syncs(args.big_n, args.big_page_sizes, args.seed, print)
+    over = [row for row in rows if row.meets_target is False or row.extra > 2]
     sequences = "\n".join(
         f"- N={row.n:,}, page_size {row.page_size} ({row.requests} requests): `{row.sequence}`"
         for row in over
     )
-    text = "\n\n".join(
-        [
-            (f"{machine_line()}\n\n" if machine else "") + f"Command: `{command_line(opts)}` "
-            f"(sandbox seed {opts.seed}; full syncs {full_seconds:.0f} s, total {total:.0f} s).",
-            "#### Full sync: listing requests against ceil(N/page_size)\n\n"
-            "*requests by kind*: the first page; *re-anchor* = page 1 from the last minute "
-            "read; *probe* = the listing's last page; *closed window* = pages of a window "
-            "proven closed; *Id order* = a crowded minute read by Id. *jobs served* = jobs "
-            "in all the listing's answers (re-reads included) against N.\n\n"
-            + full_sync_table(full_rows),
-            "Request sequences of the rows over target or more than 2 over ceil(N/page_size) "
-            "(`U` = orderBy=UpdatedOn, `Id` = orderBy=Id, `[from,to]` the minute filters "
-            "without the year, consecutive pages folded):\n\n" + (sequences or "- none"),
-            "#### Incremental run from the full sync's final STATE, nothing changed\n\n"
-            + incremental_table(full_rows),
-            f"#### Drift, as pairs (page_size {opts.drift_page_size})\n\n"
-            "Run 1: before each of *bursts* listing requests spread evenly over the "
-            "no-change run's length (from the 2nd on), the sandbox updates *jobs moved per "
-            "burst* random jobs (`touch`, UpdatedOn = now); run 2 starts from run 1's "
-            "final STATE with nothing changing. *extra* = pair requests - the no-change "
-            "pair's (full sync + incremental). *run 1 behind* = jobs whose served version "
-            "run 1 did not emit (the contract allows only jobs that moved while run 1 "
-            "ran). *lost* = Ids never emitted by the pair; *stale* = newest emitted "
-            "version older than the served one."
-            "\n\n" + drift_table(drift_rows) + "\n\n" + drift_summary(drift_rows),
-        ]
+    report.add(
+        f"#### Full sync: listing requests against ceil(N/page_size) (sandbox seed {args.seed}; "
+        f"{time.perf_counter() - started:.0f} s)\n\n"
+        "*requests by kind*: the first page; *re-anchor* = page 1 from the last minute "
+        "read; *probe* = the listing's last page; *closed window* = pages of a window "
+        "proven closed; *Id order* = a crowded minute read by Id. *jobs served* = jobs "
+        "in all the listing's answers (re-reads included) against N.\n\n"
+        + full_sync_table(rows)
+        + "\n\nRequest sequences of the rows over target or more than 2 over "
+        "ceil(N/page_size) (`U` = orderBy=UpdatedOn, `Id` = orderBy=Id, `[from,to]` the "
+        "minute filters without the year, consecutive pages folded):\n\n"
+        + (sequences or "- none")
+        + "\n\n#### Incremental run from the full sync's final STATE, nothing changed\n\n"
+        + incremental_table(rows)
     )
-    return text, failures(full_rows, drift_rows)
+    check(failures(rows, []))
+
+
+def bench_drift(args: argparse.Namespace, report: Report) -> None:
+    """Drift pairs at each account size, against the no-change pair."""
+    cases = drift_cases(args.drift_per_burst, args.drift_bursts, args.drift_burst_counts)
+    rows = measure_drift(args.drift_sizes, cases, args.drift_page_size, args.seed, print)
+    report.add(
+        f"#### Drift, as pairs (page_size {args.drift_page_size})\n\n"
+        "Run 1: before each of *bursts* listing requests spread evenly over the "
+        "no-change run's length (from the 2nd on), the sandbox updates *jobs moved per "
+        "burst* random jobs (`touch`, UpdatedOn = now); run 2 starts from run 1's "
+        "final STATE with nothing changing. *extra* = pair requests - the no-change "
+        "pair's (full sync + incremental). *run 1 behind* = jobs whose served version "
+        "run 1 did not emit (the contract allows only jobs that moved while run 1 "
+        "ran). *lost* = Ids never emitted by the pair; *stale* = newest emitted "
+        "version older than the served one."
+        "\n\n" + drift_table(rows) + "\n\n" + drift_summary(rows)
+    )
+    check(failures([], rows))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables (and the command); exit 1 if a run broke the contract.
-
-    A cost target missed is reported in the tables, not by the exit status (as in run.py).
-    """
-    opts = parse_args(argv)
-    text, broken = report(opts)
-    print()
-    print(text)
-    if opts.output is not None:
-        opts.output.write_text(text + "\n", encoding="utf-8")
-        print(f"\nWrote {opts.output}")
-    for line in broken:
-        print(f"FAILED: {line}", file=sys.stderr)
-    return 1 if broken else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """Print the tables; exit 1 if a run broke the contract (a cost target missed is a
+    table cell, not an exit status)."""
+    return script_main("walk", __doc__ or "", SIZES, [bench_full_syncs, bench_drift], argv)

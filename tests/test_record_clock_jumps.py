@@ -6,7 +6,7 @@ at the end of summer time and jump 60 minutes ahead in spring. The tap runs here
 DEFAULT settings (only api_url and a token), every 20-40 minutes, on 3,000 jobs updated
 between runs and during them, on a sandbox clock the test moves (no real sleeps). The
 schedules live in tap_nexudus_jobs/sandbox/schedule.py, shared with
-benchmarks/clock_jumps.py.
+benchmarks/clock_jumps.py (`python -m benchmarks clock-jumps`).
 
 These tests depend on the default ``lookback_minutes`` being 60 (issue 13): at a default
 of 0 a fall-back leaves jobs stale for good (57 of 3,000 between runs, 55 during a run;

@@ -1,0 +1,1 @@
+"""Benchmarks of tap-nexudus-jobs: one script per question, run by ``python -m benchmarks``."""

@@ -1,0 +1,86 @@
+"""The benchmarks cannot rot silently: their smallest paths run end to end, in seconds.
+
+`python -m benchmarks` is the one command behind every figure in benchmarks/README.md;
+these runs use tiny sizes, so they check that the scripts work and that what they print
+holds together, not the figures themselves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def table_rows(output: str, first_cell: str) -> list[list[str]]:
+    """The cells of the Markdown rows that start with `first_cell`."""
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in output.splitlines()
+        if line.startswith(f"| {first_cell}")
+    ]
+
+
+def test_requests_as_a_user_runs_the_tap(tmp_path):
+    """Console script, sandbox in its own process, requests from the sandbox's log."""
+    output = tmp_path / "requests.md"
+    done = bench(
+        "requests", "--n", "300", "--page-size", "100", "--drift-bursts", "1",
+        "--output", str(output),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Command: `.venv/bin/python -m benchmarks requests --n 300" in done.stdout
+    full = table_rows(done.stdout, "full sync, static token")
+    assert full and full[0][1] in {"3 listing", "4 listing", "5 listing"}
+    assert full[0][3:6] == ["OK", "300", "0 missing, 0 stale"]
+    assert table_rows(done.stdout, "full sync, username/password")[0][3] == "OK"
+    incremental = table_rows(done.stdout, "incremental from the final STATE")[0]
+    assert incremental[1:4] == ["1 listing", "1 listing", "OK"]
+    # Requests per delivered job: 4-5 listing requests for 300 jobs.
+    assert 3 / 300 <= float(full[0][6]) <= 5 / 300
+    drift = table_rows(done.stdout, "1 ")[0]
+    assert drift[-3:-1] == ["0 missing, 0 stale", "OK"]
+    assert output.read_text(encoding="utf-8").count("| full sync,") == 2
+
+
+def test_walk_in_process_counts_requests():
+    """The in-process path: the walk's costs, its no-change run, and a drift pair."""
+    done = bench(
+        "walk", "--n", "300", "--page-sizes", "50", "--big-n", "", "--drift-sizes", "300",
+        "--drift-per-burst", "1", "--drift-burst-counts", "", "--drift-bursts", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    full = table_rows(done.stdout, "300 ")
+    # ceil(300/50) = 6 listing pages, the walk's few extra requests, nothing lost.
+    assert 6 <= int(full[0][2]) <= 10
+    assert full[0][-1] == "0 / 0"
+    assert any(row[2:4] == ["1", "OK"] for row in full)  # incremental: one request
+    assert any(row[-1] == "OK" and row[8:10] == ["0", "0"] for row in full)  # drift pair
+
+
+@pytest.mark.parametrize("name", ["pacing", "cpu", "peers", "faults", "result-data"])
+def test_every_script_answers_help(name):
+    done = bench(name, "--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout
+
+
+def test_unknown_script_lists_the_scripts():
+    done = bench("nope")
+    assert done.returncode == 2
+    assert "all, requests, walk, pacing, cpu, peers, faults, result-data" in done.stdout
