@@ -20,9 +20,9 @@ from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.meltano_runs import (
     ENVIRONMENT,
     ROOT,
-    RUN_TIMEOUT_S,
     check_plugins_installed,
     find_meltano,
+    meltano_command,
 )
 from tests.test_end_to_end import LOADER, Pipeline
 
@@ -86,15 +86,8 @@ def invoke_dbt(
     meltano: Path, command: str, env: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`meltano invoke <utility>:<command>` (e.g. dbt-duckdb:build); the caller checks it."""
-    return subprocess.run(
-        [str(meltano), f"--environment={ENVIRONMENT}", "invoke", command, *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
+    return meltano_command(
+        meltano, f"--environment={ENVIRONMENT}", "invoke", command, *args, cwd=ROOT, env=env
     )
 
 

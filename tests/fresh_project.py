@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.meltano_runs import ROOT, RUN_TIMEOUT_S
+from tests.meltano_runs import ROOT, RUN_TIMEOUT_S, meltano_command
 
 EXTRACTOR = "tap-nexudus-jobs"
 LOADERS = [
@@ -43,16 +43,8 @@ class FreshProject:
     def cmd(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.meltano), *args],
-            cwd=self.path,
-            env={**self.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        env = {**self.env, **(env or {})}
+        return meltano_command(self.meltano, *args, cwd=self.path, env=env, timeout=timeout)
 
     def checked(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
         completed = self.cmd(*args, env=env, timeout=timeout)
@@ -95,15 +87,7 @@ def create_project(meltano: Path, workspace: Path, loaders: list[str]) -> FreshP
         }
     )
     project = FreshProject(workspace / "project", meltano, env)
-    created = subprocess.run(
-        [str(meltano), "init", str(project.path)],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    created = meltano_command(meltano, "init", str(project.path), cwd=workspace, env=env)
     assert created.returncode == 0, created.stdout + created.stderr
     for name in [EXTRACTOR, *loaders]:
         added = project.checked(

@@ -15,6 +15,22 @@ EXTRACTOR = "tap-nexudus-jobs"
 RUN_TIMEOUT_S = 300
 
 
+def meltano_command(
+    meltano: Path, *args: str, cwd: Path, env: dict[str, str], timeout: float = RUN_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """One Meltano command in the project at `cwd`: output captured, no stdin, not checked."""
+    return subprocess.run(
+        [str(meltano), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def find_meltano() -> Path:
     """The meltano installed next to this interpreter by `make venv` (.venv/bin)."""
     candidates = [Path(sys.executable).parent / "meltano", ROOT / ".venv" / "bin" / "meltano"]
@@ -89,16 +105,7 @@ def meltano_run(
         loader,
         *then,
     ]
-    completed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    completed = meltano_command(meltano, *command[1:], cwd=ROOT, env=env)
     if completed.returncode != 0:
         log = (completed.stdout + completed.stderr).splitlines()[-60:]
         pytest.fail(

@@ -22,7 +22,13 @@ from pathlib import Path
 import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tests.meltano_runs import ENVIRONMENT, ROOT, check_plugins_installed, find_meltano
+from tests.meltano_runs import (
+    ENVIRONMENT,
+    ROOT,
+    check_plugins_installed,
+    find_meltano,
+    meltano_command,
+)
 
 pytestmark = pytest.mark.meltano
 
@@ -40,16 +46,7 @@ class Project:
     def cmd(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.meltano), *args],
-            cwd=self.path,
-            env={**self.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return meltano_command(self.meltano, *args, cwd=self.path, env={**self.env, **(env or {})})
 
     def run(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return self.cmd(

@@ -27,7 +27,7 @@ import pytest
 
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
-from tests.meltano_runs import ROOT, find_meltano
+from tests.meltano_runs import ROOT, find_meltano, meltano_command
 
 pytestmark = pytest.mark.meltano
 
@@ -82,16 +82,8 @@ class OwnProject:
     def meltano_cmd(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.meltano), *args],
-            cwd=self.path,
-            env={**self.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        env = {**self.env, **(env or {})}
+        return meltano_command(self.meltano, *args, cwd=self.path, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +99,7 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwnProje
         )
         workspace = tmp_path_factory.mktemp("own-project")
         project = OwnProject(workspace / "my-project", env, sandbox, meltano)
-        created = subprocess.run(
-            [str(meltano), "init", str(project.path)],
-            cwd=workspace,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        created = meltano_command(meltano, "init", str(project.path), cwd=workspace, env=env)
         assert created.returncode == 0, created.stdout + created.stderr
         commands = readme_commands()
         assert f"api_url {SANDBOX_URL}" in commands

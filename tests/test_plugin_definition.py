@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.meltano_runs import ROOT, find_meltano
+from tests.meltano_runs import ROOT, find_meltano, meltano_command
 
 EXTRACTOR = "tap-nexudus-jobs"
 DEFINITION_FILE = ROOT / "plugins" / "extractors" / f"{EXTRACTOR}.yml"
@@ -265,16 +265,7 @@ def test_meltano_add_from_ref_accepts_the_definition(tmp_path: Path):
     project = tmp_path / "scratch"
 
     def meltano_cmd(*args: str, cwd: Path) -> str:
-        completed = subprocess.run(
-            [str(meltano), *args],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        completed = meltano_command(meltano, *args, cwd=cwd, env=env, timeout=180)
         assert completed.returncode == 0, completed.stdout + completed.stderr
         return completed.stdout + completed.stderr
 

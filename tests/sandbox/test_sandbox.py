@@ -16,24 +16,13 @@ from typing import Any
 import pytest
 import requests
 
+from tap_nexudus_jobs.nexudus_api import ENVELOPE_FIELDS
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults, generate_jobs
 from tap_nexudus_jobs.sandbox.data import FIELDS
 
 LISTING = "/api/sys/businessbackgroundjobs"
 AUTH = {"Authorization": "Bearer sandbox-token"}
-ENVELOPE_KEYS = {
-    "Records",
-    "CurrentPage",
-    "CurrentPageSize",
-    "CurrentOrderField",
-    "CurrentSortDirection",
-    "FirstItem",
-    "LastItem",
-    "TotalItems",
-    "TotalPages",
-    "HasNextPage",
-    "HasPreviousPage",
-}
+ENVELOPE_KEYS = set(ENVELOPE_FIELDS)  # the documented envelope (nexudus_api.py)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
