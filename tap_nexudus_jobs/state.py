@@ -90,6 +90,16 @@ def run_start(
     return RunStart(str(bookmark) if bookmark else None, delivered, hour)
 
 
+def inherited_bookmark(
+    partition_state: dict[str, t.Any], stream_state: dict[str, t.Any]
+) -> str | None:
+    """A partition without a bookmark of its own inherits the unpartitioned one, if any."""
+    if partition_state.get(BOOKMARK_KEY):
+        return None
+    bookmark = stream_state.get(BOOKMARK_KEY)
+    return str(bookmark) if bookmark else None
+
+
 def save_run_state(
     context_state: dict[str, t.Any],
     stream_state: dict[str, t.Any],

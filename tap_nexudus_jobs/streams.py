@@ -31,7 +31,7 @@ from tap_nexudus_jobs.progress import SyncProgress, format_duration
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.stall import check_reachable, newest_stamp
-from tap_nexudus_jobs.state import run_start, save_run_state
+from tap_nexudus_jobs.state import BOOKMARK_KEY, inherited_bookmark, run_start, save_run_state
 from tap_nexudus_jobs.timestamps import (
     filter_minute,
     floor_to_minute,
@@ -296,7 +296,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         read_from = floor_to_minute(parse_timestamp(bookmark)) - timedelta(
             minutes=self.lookback_minutes
         )
-        where = f"STATE bookmarks.{self.name}.replication_key_value"
+        where = f"STATE bookmarks.{self.name}.{BOOKMARK_KEY}"
         if run.context:
             where += f" of business {run.context.get('business_id')}"
         check_reachable(bookmark, read_from, newest_stamp(first.records, last.records), where=where)
@@ -373,12 +373,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
         used on purpose, and said so, rather than re-reading each business's history.
         """
         start = super().get_starting_timestamp(context)
-        if not context or self.get_context_state(context).get("replication_key_value"):
+        if not context:
             return start
-        inherited = self.stream_state.get("replication_key_value")
-        if not inherited:
+        inherited = inherited_bookmark(self.get_context_state(context), self.stream_state)
+        if inherited is None:
             return start
-        inherited_start = parse_timestamp(str(inherited))
+        inherited_start = parse_timestamp(inherited)
         if start is not None and start >= inherited_start:
             return start
         self.logger.info(
