@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from singer_sdk import typing as th
 from singer_sdk.singerlib import RecordMessage
@@ -34,7 +34,6 @@ from tap_nexudus_jobs.stall import check_reachable, newest_stamp
 from tap_nexudus_jobs.state import BOOKMARK_KEY, inherited_bookmark, run_start, save_run_state
 from tap_nexudus_jobs.timestamps import (
     filter_minute,
-    floor_to_minute,
     normalise_timestamp,
     parse_timestamp,
 )
@@ -151,10 +150,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             run = _Run(self.request_decorator(self._request), request_counter, context)
-            self.listing = self._new_walk(run, delivered)
+            self.listing = listing = self._new_walk(run, delivered)
             full_records = self._new_fetcher(run) if include_result_data else None
             try:
-                stopped = yield from self._emit_pages(run, progress, full_records, delivered)
+                stopped = yield from self._emit_pages(
+                    run, listing, progress, full_records, delivered
+                )
             except RequestBudgetSpent as spent:  # refused a listing request
                 stopped = spent
             finally:
@@ -169,15 +170,16 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _emit_pages(
         self,
         run: _Run,
+        listing: ListingWalk,
         progress: SyncProgress,
         full_records: FullRecordFetcher | None,
         delivered: DeliveredVersions,
     ) -> Generator[dict[str, t.Any], None, RequestBudgetSpent | None]:
         """Each page's records, then its STATE; what stopped the run early, if anything."""
-        listing, saved = t.cast("ListingWalk", self.listing), self._starting_bookmark
+        saved = self._starting_bookmark
         for page in listing.pages():
             if progress.pages == 0:
-                self._check_bookmark_reachable(run, listing.total_items)
+                self._check_bookmark_reachable(run, listing)
                 self._announce(listing, progress, full_records)
             wanted = [r for r in page.records if self._after_start_date(r)]
             done = full_records.complete(wanted) if full_records else CompletedPage(wanted)
@@ -274,15 +276,19 @@ class BusinessBackgroundJobsStream(NexudusStream):
         run.counter.increment()
         return FetchedPage(listing_envelope(response))
 
-    def _check_bookmark_reachable(self, run: _Run, listed: int | None) -> None:
+    def _check_bookmark_reachable(self, run: _Run, listing: ListingWalk) -> None:
         """Nothing listed from the bookmark: is it later than every job? (see stall.py)
 
         The listing's two ends, one job each, hold its newest job in either sort order.
         Unfiltered: a job can leave a filtered listing (a `Status` filter) and take the
         bookmark's job with it, but no job leaves the account's listing by changing.
         """
-        bookmark = self._starting_bookmark
-        if bookmark is None or listed != 0:
+        bookmark, read_from = self._starting_bookmark, listing.read_from
+        # Only a run that read from its bookmark (less the lookback) and found nothing: a
+        # start_date later than the bookmark is where such a run reads, not the bookmark.
+        if bookmark is None or read_from is None or listing.total_items != 0:
+            return
+        if read_from > parse_timestamp(bookmark):
             return
         whole = ListingWindow(None)
         direction = ASCENDING_DIR_CANDIDATES[0]
@@ -292,9 +298,6 @@ class BusinessBackgroundJobsStream(NexudusStream):
             self._listing_page(run, PageRequest(whole, total, direction, size=1, filtered=False))
             if total > 1
             else first
-        )
-        read_from = floor_to_minute(parse_timestamp(bookmark)) - timedelta(
-            minutes=self.lookback_minutes
         )
         where = f"STATE bookmarks.{self.name}.{BOOKMARK_KEY}"
         if run.context:

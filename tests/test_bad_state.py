@@ -260,3 +260,15 @@ def test_a_job_leaving_a_status_filter_is_not_a_stall(
     # The two ends were read without the filter: the account's listing, not the filtered one.
     probes = [e.query for e in sandbox.log_snapshot() if e.query.get("size") == "1"]
     assert probes and all("BusinessBackgroundJob_Status" not in q for q in probes)
+
+
+def test_a_start_date_past_the_bookmark_is_not_blamed_on_the_bookmark(
+    sandbox: NexudusSandbox, tmp_path: Path
+) -> None:
+    """The run reads from start_date, not from the bookmark: nothing there is no stall."""
+    state = stream_state(replication_key="UpdatedOn", replication_key_value=GOOD_BOOKMARK)
+
+    result = run_with_state(sandbox, tmp_path, state, start_date="2099-01-01T00:00:00Z")
+
+    assert result.exit_code == 0, result.stderr
+    assert [m for m in messages(result) if m["type"] == "RECORD"] == []

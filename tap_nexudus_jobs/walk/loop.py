@@ -73,7 +73,8 @@ class ListingWalk:
         self._fetch_raw = fetch
         self._normalise = normalise
         self._log = log
-        self._start = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
+        #: Where the listing is read from: the start's minute less the lookback (None: all).
+        self.read_from = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
         # What the walk knows (knowledge.py): replaced only with what a decision returns.
         self._sort = SortProof()
         self._clock = ClockProof()
@@ -91,7 +92,7 @@ class ListingWalk:
         self.total_pages = first.envelope.total_pages
         while True:
             try:
-                yield from self._reanchoring_walk(first, self._start)
+                yield from self._reanchoring_walk(first, self.read_from)
                 yield from self._reread_closed_windows()
                 return
             except decide.DirectionDisproven:
@@ -102,7 +103,7 @@ class ListingWalk:
                 self._sort = SortProof(ASCENDING_DIR_CANDIDATES[1], proven=True)
                 self._clock = replace(self._clock, probe=None, stop_after=None)
                 first = self._fetch(
-                    PageRequest(ListingWindow(self._start), 1, self._sort.direction)
+                    PageRequest(ListingWindow(self.read_from), 1, self._sort.direction)
                 )
 
     # -- the three ways of reading ---------------------------------------------------
@@ -275,7 +276,7 @@ class ListingWalk:
 
     def _first_page(self) -> FetchedPage:
         """Page 1, with the sort direction proven before anything is emitted."""
-        window = ListingWindow(self._start)
+        window = ListingWindow(self.read_from)
         for direction in ASCENDING_DIR_CANDIDATES:
             self._sort = replace(self._sort, direction=direction)
             fetched = self._fetch(PageRequest(window, 1, direction), verify_order=False)
