@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import typing as t
@@ -24,9 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.local_services import free_port, venv_tool
 from tests.meltano_runs import ROOT
 
 VENV = ROOT / ".venv-bigquery-emulator"
+MAKE_TARGET = "bigquery-emulator"
 PROJECT = "my-gcp-project"  # the README's project id, so its queries run verbatim
 BUCKET = "nexudus-stage"
 START_TIMEOUT_S = 60
@@ -35,12 +36,6 @@ import pathlib, duckdb, duckdb_extension_spatial as package
 (path,) = pathlib.Path(package.__file__).parent.glob("extensions/*/spatial.duckdb_extension")
 duckdb.connect().execute(f"INSTALL '{path}'")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -83,15 +78,6 @@ class BigQueryEmulator:
         return t.cast("dict[str, t.Any]", response.json())
 
 
-def emulator_binary(name: str) -> Path:
-    binary = VENV / "bin" / name
-    if not binary.is_file():
-        pytest.fail(
-            f"{binary} is missing: run `make bigquery-emulator` (or `make test`).", pytrace=False
-        )
-    return binary
-
-
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -112,18 +98,18 @@ def running_emulators(workdir: Path) -> Iterator[BigQueryEmulator]:
     home.mkdir()
     objects.mkdir()
     env = {**os.environ, "HOME": str(home)}
-    python = emulator_binary("python")
+    python = venv_tool(VENV, "python", MAKE_TARGET)
     subprocess.run([str(python), "-c", INSTALL_SPATIAL], env=env, check=True, timeout=120)
 
     rest_port, grpc_port, storage_port = free_port(), free_port(), free_port()
     storage_log, bigquery_log = workdir / "gcs.log", workdir / "bigquery.log"
     storage_cmd = [
-        str(emulator_binary("gcp-storage-emulator")),
+        str(venv_tool(VENV, "gcp-storage-emulator", MAKE_TARGET)),
         *("--data-dir", str(objects), "start", "--host", "127.0.0.1"),
         *("--port", str(storage_port), "--default-bucket", BUCKET),
     ]
     bigquery_cmd = [
-        str(emulator_binary("bqemulator")),
+        str(venv_tool(VENV, "bqemulator", MAKE_TARGET)),
         *("start", "--rest-host", "127.0.0.1", "--rest-port", str(rest_port)),
         *("--grpc-host", "127.0.0.1", "--grpc-port", str(grpc_port)),
         *("--project", PROJECT, "--log-level", "warning"),

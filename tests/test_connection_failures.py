@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 
 import pytest
@@ -28,16 +27,10 @@ from tests.conftest import (
     sandbox_config,
     serve_listing,
 )
+from tests.local_services import free_port
 
 # The host of the issue's report: one letter off.
 WRONG_HOST = "spaces.nexudos.com"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -22,11 +22,13 @@ import sqlglot
 from sqlglot import exp
 
 from tests.dbt_runs import MODELS
+from tests.local_services import venv_tool
 from tests.meltano_runs import ROOT
 
 pytestmark = pytest.mark.dbt  # runs dbt from its own venv
 
 VENV = ROOT / ".venv-dbt-warehouses"
+MAKE_TARGET = "dbt-warehouses"
 PROJECT = ROOT / "transform"
 #: Warehouse built-ins the package uses that sqlglot parses as plain (anonymous) calls.
 BUILTINS = {"bigquery": set[str](), "snowflake": {"as_integer", "as_varchar", "is_object"}}
@@ -49,19 +51,12 @@ json.dump({"type": "service_account", "project_id": "my-gcp-project", "private_k
 """
 
 
-def venv_tool(name: str) -> Path:
-    tool = VENV / "bin" / name
-    if not tool.is_file():
-        pytest.fail(
-            f"{tool} is missing: run `make dbt-warehouses` (`make test` does).", pytrace=False
-        )
-    return tool
-
-
 def compile_for(warehouse: str, tmp_path: Path) -> Path:
     """`dbt compile` of the package for `warehouse`; returns the compiled SQL's folder."""
     keyfile = tmp_path / "throwaway-service-account.json"
-    subprocess.run([venv_tool("python"), "-c", KEYGEN, keyfile], check=True, timeout=60)
+    subprocess.run(
+        [venv_tool(VENV, "python", MAKE_TARGET), "-c", KEYGEN, keyfile], check=True, timeout=60
+    )
     target = tmp_path / "target"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.update(
@@ -76,7 +71,7 @@ def compile_for(warehouse: str, tmp_path: Path) -> Path:
         }
     )
     compiled = subprocess.run(
-        [venv_tool("dbt"), "compile", "--no-introspect", "--no-populate-cache"],
+        [venv_tool(VENV, "dbt", MAKE_TARGET), "compile", "--no-introspect", "--no-populate-cache"],
         env=env,
         capture_output=True,
         text=True,

@@ -23,7 +23,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -47,6 +46,7 @@ from tests.dbt_runs import (
     invoke_dbt,
     run_results,
 )
+from tests.local_services import free_port
 from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
 pytestmark = pytest.mark.meltano  # runs Meltano pipelines
@@ -77,12 +77,6 @@ def postgres_bin_dir() -> Path:
             pytrace=False,
         )
     return max(found)[1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def run_checked(command: list[str], what: str, **kwargs: object) -> str:
