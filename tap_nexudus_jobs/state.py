@@ -130,7 +130,7 @@ def checked_state(
     """
     if state is None:
         return {}
-    top = _object(state, "")
+    top = state_object(state)
     _known_keys(top, _TOP_KEYS, "")
     bookmarks = _object(top.get("bookmarks", {}), "bookmarks")
     for name in bookmarks:
@@ -139,6 +139,11 @@ def checked_state(
     if stream in bookmarks:
         _check_stream(bookmarks[stream], f"bookmarks.{stream}", replication_key, business_ids)
     return top
+
+
+def state_object(state: t.Any) -> dict[str, t.Any]:
+    """`state` itself when it is a JSON object; otherwise one line saying what it is."""
+    return _object(state, "")
 
 
 def _check_stream(

@@ -25,7 +25,7 @@ from tap_nexudus_jobs.settings import (
     prepare_settings,
     unknown_setting_problems,
 )
-from tap_nexudus_jobs.state import checked_state
+from tap_nexudus_jobs.state import checked_state, state_object
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 
 FILTER_PROPERTIES = [
@@ -203,7 +203,7 @@ class TapNexudusJobs(Tap):
         # `--state` hands over the file's JSON value: a string there is not a file path
         # (the SDK would look for a file of that name), nor is a list an empty state.
         if state is not None and not isinstance(state, dict | PurePath):
-            checked_state(state, stream="", replication_key="", business_ids=None)
+            state_object(state)
         super().__init__(state=state, **kwargs)
 
     @override
