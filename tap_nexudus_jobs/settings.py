@@ -47,9 +47,9 @@ def unknown_setting_problems(
 ) -> list[str]:
     """A setting name the tap does not declare, from the config or `<prefix>*` variables.
 
-    A typo (`pagesize`) would otherwise leave the default in force without a word. Under
-    Meltano, every variable with the prefix reaches the tap, and the config holds only
-    declared settings; `<prefix>_...` (a double underscore) are Meltano's own extras.
+    A typo (`pagesize`) would otherwise leave the default in force without a word. Meltano
+    passes undeclared `meltano.yml` keys into the config and every variable with the
+    prefix into the environment; `<prefix>_...` (a double underscore) are its own extras.
     """
     declared = list(schema.get("properties", {}))
     problems = [_unknown(name, declared) for name in config if name not in declared]
@@ -137,8 +137,7 @@ def _schema_errors(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[t
 def _describe_schema_error(error: t.Any) -> str:
     path = [str(part) for part in error.path]
     if not path:
-        if error.validator == "additionalProperties":
-            return f"Unknown setting: {error.message}"
+        # Unknown names never get here: unknown_setting_problems reports them first.
         return f"Invalid settings: {error.message}"
     name = ".".join(path)
     if path[0] == "filters" and error.validator == "additionalProperties":
