@@ -86,17 +86,18 @@ def run_start(
             (job_id, stamp) for stamp, ids in value.get("versions", []) for job_id in ids
         )
     hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
-    bookmark = context_state.get(BOOKMARK_KEY)
-    return RunStart(str(bookmark) if bookmark else None, delivered, hour)
+    return RunStart(_bookmark_of(context_state), delivered, hour)
 
 
 def inherited_bookmark(
     partition_state: dict[str, t.Any], stream_state: dict[str, t.Any]
 ) -> str | None:
     """A partition without a bookmark of its own inherits the unpartitioned one, if any."""
-    if partition_state.get(BOOKMARK_KEY):
-        return None
-    bookmark = stream_state.get(BOOKMARK_KEY)
+    return None if _bookmark_of(partition_state) else _bookmark_of(stream_state)
+
+
+def _bookmark_of(holder: dict[str, t.Any]) -> str | None:
+    bookmark = holder.get(BOOKMARK_KEY)
     return str(bookmark) if bookmark else None
 
 
@@ -107,8 +108,7 @@ def save_run_state(
     hour: list[tuple[int, int]],
 ) -> None:
     """Keep what the next run needs beyond the bookmark (both bounded: see their modules)."""
-    bookmark = context_state.get(BOOKMARK_KEY)
-    delivered.keep_for(str(bookmark) if bookmark else None)
+    delivered.keep_for(_bookmark_of(context_state))
     context_state[DELIVERED_STATE_KEY] = {
         "result_data": delivered.with_result_data,
         "versions": [[stamp, ids] for stamp, ids in delivered.groups()],
