@@ -20,6 +20,8 @@ from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA, RESULT_DATA_PARS
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
+    from tap_nexudus_jobs.pacing import RequestPacer
+
 # The most get-one requests in flight at once. Pacing still decides when each leaves;
 # overlapping only keeps the budget busy while earlier answers are on their way back.
 MAX_OVERLAP = 4
@@ -56,18 +58,18 @@ class FullRecordFetcher:
         fetch_one: Callable[[int], FullRecord],
         normalise: Callable[[dict[str, t.Any]], dict[str, t.Any]],
         log_missing: Callable[[int], None],
-        pacing_spacing: Callable[[], float],
+        pacer: RequestPacer,
         skip_statuses: Collection[str] = (),
     ) -> None:
         """`fetch_one(Id)` returns the full record (None if gone) and its round-trip time.
 
-        `pacing_spacing()` is the shortest gap pacing allows between two requests; jobs
-        whose `Status` is in `skip_statuses` are not fetched.
+        `fetch_one` sends through `pacer`, which gives each get-one its turn in listing
+        order; jobs whose `Status` is in `skip_statuses` are not fetched.
         """
         self._fetch_one = fetch_one
         self._normalise = normalise
         self._log_missing = log_missing
-        self._pacing_spacing = pacing_spacing
+        self._pacer = pacer
         self._skip = frozenset(skip_statuses)
         self._pool = ThreadPoolExecutor(max_workers=MAX_OVERLAP, thread_name_prefix="get-one")
         self._latency = 0.0
@@ -85,35 +87,12 @@ class FullRecordFetcher:
         other between taking a turn and writing the request (which, on a busy machine,
         can bring two requests closer together than pacing sent them).
         """
-        spacing = max(self._pacing_spacing(), 1e-3)
+        spacing = max(self._pacer.burst_spacing, 1e-3)
         return max(1, min(MAX_OVERLAP, math.ceil(self._latency / spacing)))
 
     def complete(self, records: list[dict[str, t.Any]]) -> CompletedPage:
         """The same records, in order, each merged with its full record when it exists."""
-        fulls: dict[int, dict[str, t.Any] | None] = {}
-        in_flight: deque[tuple[int, Future[FullRecord]]] = deque()
-        # The first record whose get-one the budget refused: the page ends before it.
-        stop: tuple[int, RequestBudgetSpent] | None = None
-
-        def collect() -> None:
-            nonlocal stop
-            index, future = in_flight.popleft()
-            try:
-                fulls[index] = self._collect(future)
-            except RequestBudgetSpent as spent:
-                if stop is None or index < stop[0]:
-                    stop = (index, spent)
-
-        for index, record in enumerate(records):
-            if not self.needs_get_one(record):
-                continue
-            while len(in_flight) >= self.overlap():
-                collect()
-            if stop is not None:
-                break
-            in_flight.append((index, self._pool.submit(self._fetch_one, record["Id"])))
-        while in_flight:
-            collect()
+        fulls, stop = self._fetch_in_order(records)
         end = len(records) if stop is None else stop[0]
         completed = []
         for index, record in enumerate(records[:end]):
@@ -130,6 +109,46 @@ class FullRecordFetcher:
                 continue
             completed.append(merge_full_record(record, self._normalise(full)))
         return CompletedPage(completed, stop[1] if stop is not None else None)
+
+    def _fetch_in_order(
+        self, records: list[dict[str, t.Any]]
+    ) -> tuple[dict[int, dict[str, t.Any] | None], tuple[int, RequestBudgetSpent] | None]:
+        """Full records by index, and the first index the budget refused (if any)."""
+        fulls: dict[int, dict[str, t.Any] | None] = {}
+        in_flight: deque[tuple[int, Future[FullRecord]]] = deque()
+        stop: tuple[int, RequestBudgetSpent] | None = None
+
+        def collect() -> None:
+            nonlocal stop
+            index, future = in_flight.popleft()
+            try:
+                fulls[index] = self._collect(future)
+            except RequestBudgetSpent as spent:  # its retry or new token, refused
+                if stop is None or index < stop[0]:
+                    stop = (index, spent)
+
+        for index, record in enumerate(records):
+            if not self.needs_get_one(record):
+                continue
+            while len(in_flight) >= self.overlap():
+                collect()
+            if stop is not None:
+                break
+            try:
+                # Turns in listing order: a budget stop then ends the page at the first job
+                # it refused, and no get-one has been sent for a job after it.
+                self._pacer.wait_turn()
+            except RequestBudgetSpent as spent:
+                stop = (index, spent)
+                break
+            in_flight.append((index, self._pool.submit(self._fetch_on_turn, record["Id"])))
+        while in_flight:
+            collect()
+        return fulls, stop
+
+    def _fetch_on_turn(self, job_id: int) -> FullRecord:
+        with self._pacer.turn_taken():
+            return self._fetch_one(job_id)
 
     def _collect(self, future: Future[FullRecord]) -> dict[str, t.Any] | None:
         full, round_trip = future.result()

@@ -6,13 +6,14 @@ import threading
 import time
 import typing as t
 from collections import deque
+from contextlib import contextmanager
 
 import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from tap_nexudus_jobs.budget import RequestBudget
 
@@ -29,6 +30,12 @@ GENTLE_HALF_LIFE = 30.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 # A wait for the minute's window at least this long gets a log line before it starts.
 ANNOUNCED_WAIT_SECONDS = 5.0
+
+
+class _PrepaidTurns(threading.local):
+    """Per thread: how many of its next requests go out on turns taken for them earlier."""
+
+    turns = 0
 
 
 class RequestPacer:
@@ -73,6 +80,7 @@ class RequestPacer:
         self._per_minute = per_minute
         self._last_minute: deque[float] = deque(maxlen=per_minute)  # send times, for _acquire
         self._lock = threading.Lock()
+        self._prepaid = _PrepaidTurns()
         self._gentle_factor = 1.0
         self._throttled_at = 0.0
         self._last_sent: float | None = None
@@ -117,7 +125,13 @@ class RequestPacer:
         return fast * spacing + (requests - fast) * max(spacing, self._nominal_spacing)
 
     def wait_turn(self) -> None:
-        """Block until the next request may go out, then count it as sent."""
+        """Block until the next request may go out, then count it as sent.
+
+        Inside `turn_taken()`, the first request spends the turn already taken for it.
+        """
+        if self._prepaid.turns:
+            self._prepaid.turns -= 1
+            return
         with self._lock:  # requests may come from several threads (get-one overlap)
             if self.budget is not None:
                 # May stop the run (RequestBudgetSpent) before this request is sent.
@@ -132,6 +146,19 @@ class RequestPacer:
             self.sent += 1
             if self.budget is not None:
                 self.budget.sent_now()
+
+    @contextmanager
+    def turn_taken(self) -> Iterator[None]:
+        """In a worker thread: its next request goes out on a turn its caller took.
+
+        Threads reach the pacer in no fixed order; a caller that needs an order (get-ones
+        in listing order, so a budget stop wastes none) takes the turns itself.
+        """
+        self._prepaid.turns = 1
+        try:
+            yield
+        finally:
+            self._prepaid.turns = 0
 
     def _acquire(self) -> None:
         """A permit from the sliding windows; say so first when it means a long wait."""

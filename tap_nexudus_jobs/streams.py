@@ -218,7 +218,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             lambda job_id: self._full_record(run, job_id),
             self._normalise,
             self._log_deleted,
-            lambda: self.pacer.burst_spacing,
+            self.pacer,
             skip_statuses=self._result_data_skip_statuses(),
         )
 
