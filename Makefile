@@ -46,13 +46,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest other-pythons benchmarks benchmarks-quick clean distclean
+.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest pytest-parallel pytest-meltano other-pythons benchmarks benchmarks-quick clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
 	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
 	@echo "make lint             ruff check + ruff format --check"
 	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts benchmarks"
+	@echo "make pytest           the tests: pytest-parallel (no Meltano), then pytest-meltano"
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
 	@echo "make benchmarks       every figure in benchmarks/README.md (an hour or so; see there)"
 	@echo "make benchmarks-quick every benchmark at small sizes, a minute or two"
@@ -139,13 +140,24 @@ lint: $(VENV_STAMP)
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy tap_nexudus_jobs tests scripts benchmarks
 
-pytest: $(VENV_STAMP) $(MELTANO_STAMP) $(DBT_WAREHOUSES_STAMP) postgres-deps bigquery-emulator
-	$(BIN)/pytest
+# Most of the suite waits (the tap's pacing against the sandbox runs in real time), so the
+# tests that need no Meltano run on PYTEST_WORKERS pytest-xdist workers, more than the
+# machine has cores. The Meltano tests share this repository's Meltano project (its
+# catalog cache, its run directory) and keep the cores busy: they run one at a time.
+PYTEST_WORKERS ?= 6
+
+pytest: pytest-parallel pytest-meltano
+
+pytest-parallel: $(VENV_STAMP) $(DBT_WAREHOUSES_STAMP)
+	$(BIN)/pytest -m "not meltano" -n $(PYTEST_WORKERS) --dist worksteal --durations=5
+
+pytest-meltano: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps bigquery-emulator
+	$(BIN)/pytest -m meltano --durations=5
 
 # The supported versions are pyproject.toml's classifiers; each one run gets its own
 # .venv-py3.X. Says which it ran, and skips (exit 0) when the machine has none of them.
 other-pythons: $(VENV_STAMP)
-	$(BIN)/python scripts/other_pythons.py
+	$(BIN)/python scripts/other_pythons.py --workers $(PYTEST_WORKERS)
 
 # One command per figure set: benchmarks/README.md says which script made each figure.
 benchmarks: $(VENV_STAMP)

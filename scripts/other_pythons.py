@@ -1,13 +1,14 @@
 """Run the unit tests on the lowest and highest supported CPython this machine has.
 
-    python3 scripts/other_pythons.py        # the last step of `make test`
+    python3 scripts/other_pythons.py [--workers N]   # the last step of `make test`
 
 "Supported" is the `Programming Language :: Python :: 3.X` classifiers of pyproject.toml.
 Interpreters are looked for as `python3.X` on PATH and under pyenv
 (`$PYENV_ROOT/versions/3.X.*`, default `~/.pyenv`). The lowest and the highest found each
 get a virtualenv of their own, `.venv-py3.X` (dev dependencies, no Meltano; rebuilt when
 pyproject.toml changes), and run pytest without the Meltano and dbt tests
-(`-m "not meltano and not dbt"`: neither depends on the tap's Python).
+(`-m "not meltano and not dbt"`: neither depends on the tap's Python), on N pytest-xdist
+workers (`--workers`, default 1; `make` passes its PYTEST_WORKERS).
 A version that is `.venv`'s own is already tested by `make pytest` and is not run again.
 On a machine with neither, it says so and exits 0: those versions are then not tested
 here, which is not a failure of the code.
@@ -17,6 +18,7 @@ Standard library only, so that any `python3` can run it.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import re
@@ -88,8 +90,11 @@ def ensure_venv(version: str, python: Path) -> Path:
     return venv
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Run the unit tests on each chosen version; non-zero if any run fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run")
+    workers = parser.parse_args(argv).workers
     supported = supported_versions()
     found = {v: p for v in supported if (p := find_interpreter(v)) is not None}
     main_version = version_of(MAIN_VENV_PYTHON) if MAIN_VENV_PYTHON.is_file() else None
@@ -117,6 +122,10 @@ def main() -> int:
                 "-q",
                 "-p",
                 "no:cacheprovider",
+                "-n",
+                str(workers),
+                "--dist",
+                "worksteal",
             ],
             cwd=ROOT,
             check=False,
@@ -134,4 +143,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
