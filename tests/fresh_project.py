@@ -87,7 +87,9 @@ def create_project(meltano: Path, workspace: Path, loaders: list[str]) -> FreshP
         }
     )
     project = FreshProject(workspace / "project", meltano, env)
-    created = meltano_command(meltano, "init", str(project.path), cwd=workspace, env=env)
+    created = meltano_command(
+        meltano, "init", str(project.path), cwd=workspace, env=env, timeout=120
+    )
     assert created.returncode == 0, created.stdout + created.stderr
     for name in [EXTRACTOR, *loaders]:
         added = project.checked(

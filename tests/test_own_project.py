@@ -99,7 +99,9 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwnProje
         )
         workspace = tmp_path_factory.mktemp("own-project")
         project = OwnProject(workspace / "my-project", env, sandbox, meltano)
-        created = meltano_command(meltano, "init", str(project.path), cwd=workspace, env=env)
+        created = meltano_command(
+            meltano, "init", str(project.path), cwd=workspace, env=env, timeout=120
+        )
         assert created.returncode == 0, created.stdout + created.stderr
         commands = readme_commands()
         assert f"api_url {SANDBOX_URL}" in commands
