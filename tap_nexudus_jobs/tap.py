@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import typing as t
 from functools import cached_property
 from pathlib import PurePath
@@ -27,6 +29,12 @@ from tap_nexudus_jobs.settings import (
 )
 from tap_nexudus_jobs.state import checked_state, state_object
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+# A process ended by signal N exits 128 + N by shell convention (143 SIGTERM, 130 SIGINT).
+TERMINATION_EXIT_BASE = 128
 
 FILTER_PROPERTIES = [
     th.Property(
@@ -240,6 +248,20 @@ class TapNexudusJobs(Tap):
         cls.append_builtin_config(schema)
         as_text = {"properties": {key: {"type": "string"} for key in schema["properties"]}}
         return parse_environment_config(as_text, cls._env_var_prefix)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK's handler exits 0, so a scheduler that stops a run at its timeout would
+        # record success and build models on a partial load. The same clean shutdown
+        # (SystemExit, `finally` blocks run, nothing more is written), the usual code.
+        name = signal.Signals(signum).name
+        self.logger.warning(
+            "Stopped by %s before the end: the last STATE written is where the next run "
+            "resumes (exit %d)",
+            name,
+            TERMINATION_EXIT_BASE + signum,
+        )
+        sys.exit(TERMINATION_EXIT_BASE + signum)
 
     @cached_property
     def account(self) -> NexudusAccount:

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config
 
@@ -62,3 +64,42 @@ def test_state_is_written_after_every_page(sandbox) -> None:
             assert previous <= bookmark["replication_key_value"] <= newest
             previous = bookmark["replication_key_value"]
     assert previous == newest
+
+
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"]
+)
+def test_a_run_stopped_by_a_signal_exits_non_zero_and_resumes_losing_nothing(
+    tmp_path, signum, exit_code
+) -> None:
+    """A scheduler's timeout sends SIGTERM; Ctrl-C sends SIGINT: neither is a success."""
+    with NexudusSandbox(records=2500, seed=13, faults=SandboxFaults(latency_ms=20)) as sandbox:
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(sandbox_config(sandbox, page_size=100)))
+        tap = subprocess.Popen(
+            [sys.executable, "-m", "tap_nexudus_jobs", "--config", str(config_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert tap.stdout is not None
+        lines: list[str] = []
+        for line in tap.stdout:
+            lines.append(line)
+            if sum('"type":"STATE"' in seen for seen in lines) == 3:
+                os.kill(tap.pid, signum)
+                break
+        rest, stderr = tap.communicate(timeout=30)
+        messages = [json.loads(line) for line in [*lines, *rest.splitlines()]]
+        emitted = {m["record"]["Id"] for m in messages if m["type"] == "RECORD"}
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+
+        assert tap.returncode == exit_code
+        assert "Traceback" not in stderr
+        (line,) = [line for line in stderr.splitlines() if "Stopped by" in line]
+        assert f"Stopped by {signal.Signals(signum).name} before the end" in line
+        assert len(emitted) < len(sandbox.served_ids()), "the sync finished before the signal"
+
+        rerun = run_tap(sandbox_config(sandbox, page_size=100), state=states[-1])
+
+        assert emitted | set(rerun.ids) == sandbox.served_ids()
