@@ -12,6 +12,9 @@ import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
+from tap_nexudus_jobs.errors import NexudusRedirectError
+from tap_nexudus_jobs.redirects import check_redirect
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -212,6 +215,9 @@ def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
 class PacedSession(requests.Session):
     """A requests session whose every send (redirects included) waits for the pacer.
 
+    Redirects are followed within their origin only (redirects.py): every session of a
+    run is one of these, so no request path can follow one elsewhere.
+
     A single timeout (the `request_timeout` setting) becomes (connect, read) with the
     connect part capped at CONNECT_TIMEOUT_SECONDS: a TCP connection that is not up by
     then will not come up, and a wrong host should not cost a whole request timeout.
@@ -229,3 +235,18 @@ class PacedSession(requests.Session):
             kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.pacer.wait_turn()
         return super().send(request, **kwargs)
+
+    @override
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """The redirect's Location, if it stays within the origin; else the run stops."""
+        location = super().get_redirect_target(resp)
+        if location is not None:
+            request = resp.request
+            try:
+                check_redirect(
+                    str(request.method), resp.status_code, str(request.url or resp.url), location
+                )
+            except NexudusRedirectError:
+                resp.close()
+                raise
+        return location
