@@ -23,8 +23,9 @@ Knobs that change what a served answer means rather than whether one is served:
 ``record_clock_offset_hours`` and ``record_clock_jump_*`` (the clock that writes
 UpdatedOn/CreatedOn), ``timestamp_format`` (how those are written), ``date_header`` (the
 HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values), ``to_filter``
-(what a ``to_`` range bound includes), and ``throttle_status``/``retry_after_format``
-(how throttling is answered). ``purge_*`` deletes jobs between listing requests.
+(what a ``to_`` range bound includes), ``ignore_page_by_id`` (paging by Id ignored), and
+``throttle_status``/``retry_after_format`` (how throttling is answered). ``purge_*``
+deletes jobs between listing requests.
 """
 
 from __future__ import annotations
@@ -262,6 +263,14 @@ class SandboxFaults:
     shuffle_ties: bool = knob(
         False, help="return equal sort values in a new seeded order on every listing request"
     )
+    #: Listings ordered by Id ignore the page number: every page is page 1's jobs, with
+    #: the page asked echoed as CurrentPage and HasNextPage true (parameters the server
+    #: ignores in silence, as a live client met).
+    ignore_page_by_id: bool = knob(
+        False,
+        help="answer every listing ordered by Id with page 1's jobs, echoing the page asked "
+        "and HasNextPage true",
+    )
     #: What ``to_..._UpdatedOn=10:30`` (and CreatedOn) includes: "minute" (up to
     #: 10:30:59, inclusive at the filter's precision) or "instant" (``<= 10:30:00``, as a
     #: LINQ ``x <= to`` would compare).
@@ -351,8 +360,9 @@ class SandboxFaults:
             raise ValueError(f"date_header must be one of {list(DATE_HEADER_MODES)}")
         if self.to_filter not in TO_FILTER_MODES:
             raise ValueError(f"to_filter must be one of {list(TO_FILTER_MODES)}")
-        if not isinstance(self.shuffle_ties, bool):
-            raise ValueError("shuffle_ties must be True or False")
+        for name in ("shuffle_ties", "ignore_page_by_id"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False")
         for name in ("bulk_update_at_listing", "bulk_update_jobs", "bulk_update_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")

@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -400,10 +400,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ListingError as exc:
             return _message(400, str(exc))
         tie_seed = _tie_seed(faults, count)
+        ignored_page = faults.ignore_page_by_id and query.order_field.lower() == "id"
+        served = replace(query, page=1) if ignored_page else query
         with sandbox.lock:
             envelope = list_jobs_indexed(
-                sandbox.jobs, query, sandbox._updated_index, tie_seed=tie_seed
+                sandbox.jobs, served, sandbox._updated_index, tie_seed=tie_seed
             )
+        if ignored_page:
+            envelope.update(CurrentPage=query.page, HasNextPage=True)
         restyle_timestamps(envelope["Records"], faults.timestamp_format)
         add_extra_fields(envelope["Records"], faults)
         return Response.json(200, envelope)

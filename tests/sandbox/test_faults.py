@@ -320,6 +320,17 @@ def test_garbage_listing_pages_are_200_html(make_sandbox: Factory) -> None:
     assert listing_faults == [None, "garbage", None, "garbage"]
 
 
+def test_ignore_page_by_id_serves_page_1_under_any_page_number(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(records=30, ignore_page_by_id=True)
+    by_id = LISTING + "?orderBy=Id&dir=1&size=10&page="
+    first, third = get(sandbox, by_id + "1").json(), get(sandbox, by_id + "3").json()
+    assert [r["Id"] for r in third["Records"]] == [r["Id"] for r in first["Records"]]
+    assert (third["CurrentPage"], third["HasNextPage"]) == (3, True)
+    # Other orders page as usual.
+    by_time = get(sandbox, LISTING + "?orderBy=UpdatedOn&dir=1&size=10&page=3").json()
+    assert by_time["CurrentPage"] == 3 and by_time["HasNextPage"] is False
+
+
 def test_token_max_uses_expires_issued_tokens(make_sandbox: Factory) -> None:
     sandbox = make_sandbox(token_max_uses=3)
 
