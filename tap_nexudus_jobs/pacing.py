@@ -12,6 +12,7 @@ import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
+from tap_nexudus_jobs.deadline import RequestDeadlineExceeded, read_body_by
 from tap_nexudus_jobs.errors import NexudusRedirectError
 from tap_nexudus_jobs.redirects import check_redirect
 
@@ -223,18 +224,34 @@ class PacedSession(requests.Session):
     then will not come up, and a wrong host should not cost a whole request timeout.
     """
 
-    def __init__(self, pacer: RequestPacer) -> None:
+    def __init__(
+        self, pacer: RequestPacer, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.pacer = pacer
+        self._monotonic = monotonic
 
     @override
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
-        """Wait for a turn, then send."""
-        timeout = kwargs.get("timeout")
-        if isinstance(timeout, (int, float)):
-            kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
+        """Wait for a turn, then send; with a timeout, the whole answer is due by then.
+
+        The timeout is the request's deadline, the body included (deadline.py).
+        """
         self.pacer.wait_turn()
-        return super().send(request, **kwargs)
+        timeout = kwargs.get("timeout")
+        if not isinstance(timeout, (int, float)):  # a redirect hop: (connect, read) already
+            return super().send(request, **kwargs)
+        deadline_at = self._monotonic() + timeout
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
+        try:
+            response = super().send(request, **kwargs)
+        except requests.exceptions.ReadTimeout:
+            raise RequestDeadlineExceeded(timeout) from None
+        if not streamed:
+            read_body_by(response, deadline_at, timeout, self._monotonic)
+        return response
 
     @override
     def get_redirect_target(self, resp: requests.Response) -> str | None:

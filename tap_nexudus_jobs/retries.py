@@ -27,6 +27,7 @@ import requests
 import urllib3.exceptions
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_nexudus_jobs.deadline import RequestDeadlineExceeded
 from tap_nexudus_jobs.errors import (
     NexudusAuthError,
     NexudusConnectionError,
@@ -132,6 +133,10 @@ def describe_transport_error(exc: BaseException, url: str) -> TransportProblem:
         return TransportProblem(f"TLS handshake with {host} failed{reason}", unreachable=True)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportProblem(f"no connection to {where} (connect timeout)", unreachable=True)
+    if isinstance(exc, RequestDeadlineExceeded):
+        return TransportProblem(
+            f"no complete answer from {host} within {exc.seconds:g}s (request_timeout)", False
+        )
     if isinstance(exc, requests.exceptions.Timeout):
         return TransportProblem(f"no answer from {host} in time (request_timeout)", False)
     if isinstance(exc, requests.exceptions.ConnectionError) and any(

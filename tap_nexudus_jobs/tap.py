@@ -200,8 +200,8 @@ class TapNexudusJobs(Tap):
             th.IntegerType(minimum=1),
             default=60,
             title="Request timeout (s)",
-            description="Seconds to wait for an answer to one request (connecting: at most "
-            "10). A request that times out is retried like a 5xx.",
+            description="Seconds one request may take in all, its whole answer included "
+            "(connecting: at most 10). A request past it is retried like a 5xx.",
         ),
     ).to_dict()
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import typing as t
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -209,3 +213,65 @@ def test_after_an_answer_retry_lines_count_to_max_attempts(caplog) -> None:
     assert [line.rsplit("(", 1)[1] for line in lines] == [
         f"attempt {n} of {retries.MAX_ATTEMPTS})" for n in range(2, retries.MAX_ATTEMPTS + 1)
     ]
+
+
+@contextmanager
+def dripping_server(body: bytes, every_s: float, *, drip: int) -> t.Iterator[str]:
+    """Loopback: a 200 listing whose first `drip` body bytes come one per `every_s` seconds."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    if index < drip:
+                        time.sleep(every_s)
+            except OSError:
+                return  # the client hung up: what a deadline does
+
+        def log_message(self, *args: t.Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+LISTING_BODY = json.dumps(page([job(1, "2025-01-01T00:00:00Z")])).encode()
+
+
+def test_a_dripping_body_meets_one_deadline_per_request_and_the_run_gives_up(
+    monkeypatch,
+) -> None:
+    """Issue 20, case 5: a byte every 0.3 s never trips a 1 s read timeout on its own."""
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    with dripping_server(LISTING_BODY, 0.3, drip=len(LISTING_BODY)) as url:
+        started = time.monotonic()
+        with pytest.raises(NexudusConnectionError) as failure:
+            run_tap({"api_url": url, "access_token": "t", "request_timeout": 1})
+        elapsed = time.monotonic() - started
+
+    assert str(failure.value) == (
+        "Could not reach Nexudus for GET /api/sys/businessbackgroundjobs: no complete answer "
+        f"from 127.0.0.1 within 1s (request_timeout); gave up after {retries.MAX_ATTEMPTS} "
+        "attempts"
+    )
+    # Six attempts of 1 s each, give or take one read: not the body's 30 s.
+    assert elapsed < retries.MAX_ATTEMPTS * 1.5 + 2
+
+
+def test_a_slow_body_within_the_deadline_is_read_whole() -> None:
+    with dripping_server(LISTING_BODY, 0.05, drip=8) as url:
+        run = run_tap({"api_url": url, "access_token": "t", "request_timeout": 2})
+
+    assert run.ids == [1]
