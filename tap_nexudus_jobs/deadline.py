@@ -77,7 +77,7 @@ def read_body_by(
         raise
     # Where requests keeps a body it has read (`response.content` returns it).
     response._content = b"".join(chunks)
-    response._content_consumed = True
+    t.cast("t.Any", response)._content_consumed = True
 
 
 def _limit_socket_wait(raw: t.Any, seconds: float) -> None:
