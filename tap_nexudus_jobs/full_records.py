@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tap_nexudus_jobs.budget import RequestBudgetSpent
+from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA, RESULT_DATA_PARSED
 
 if t.TYPE_CHECKING:
@@ -107,7 +108,12 @@ class FullRecordFetcher:
                 self._log_missing(record["Id"])
                 completed.append(record)
                 continue
-            completed.append(merge_full_record(record, self._normalise(full)))
+            try:
+                normalised = self._normalise(full)
+            except ValueError as exc:
+                msg = f"Nexudus get-one of job {record['Id']}: {exc}"
+                raise NexudusResponseError(msg) from None
+            completed.append(merge_full_record(record, normalised))
         return CompletedPage(completed, stop[1] if stop is not None else None)
 
     def _fetch_in_order(

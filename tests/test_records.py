@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.records import RecordBuilder
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
+from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap
 
 SCHEMA = BusinessBackgroundJobsStream.schema
 ALL_FIELDS = list(SCHEMA["properties"])
@@ -70,3 +72,29 @@ def test_deselected_and_unknown_fields_are_not_emitted() -> None:
 
     assert record == {"Id": 1, "UpdatedOn": None, "Status": "Queued"}
     assert unknown == [["Colour"]]  # said once per run, not per record
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["03/02/2025 10:00:00", "2025-01-15", "15 Jan 2025 10:00", "2025-01-15T10:30:00 PST", " "],
+)
+def test_timestamps_are_read_as_iso_8601_only(value) -> None:
+    """Issue 20, case 6: `03/02/2025` was read by guessing which is the day."""
+    with pytest.raises(ValueError, match=f"field 'UpdatedOn' is '{value}', not an ISO 8601"):
+        build({"Id": 1, "UpdatedOn": value})
+
+
+def test_a_timestamp_that_is_not_iso_8601_is_one_line_naming_job_field_and_value(
+    requests_mock,
+) -> None:
+    serve_listing_page = [job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:09Z")]
+    serve_listing_page[1]["CreatedOn"] = "03/02/2025 10:00:00"
+    requests_mock.get(MOCK_LISTING, json=page(serve_listing_page))
+
+    with pytest.raises(NexudusResponseError) as failure:
+        run_tap(mock_config())
+
+    assert str(failure.value) == (
+        "Nexudus listing page 1: job 2 field 'CreatedOn' is '03/02/2025 10:00:00', not an "
+        "ISO 8601 date-time"
+    )
