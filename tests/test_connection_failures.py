@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tap_nexudus_jobs import retries
+from tap_nexudus_jobs.budget import RequestBudgetSpent
 from tap_nexudus_jobs.errors import NexudusConnectionError
 from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.conftest import (
@@ -275,3 +276,44 @@ def test_a_slow_body_within_the_deadline_is_read_whole() -> None:
         run = run_tap({"api_url": url, "access_token": "t", "request_timeout": 2})
 
     assert run.ids == [1]
+
+
+def test_a_retry_after_longer_than_the_tap_waits_stops_instead_of_sleeping() -> None:
+    """Issue 20, case 6: `Retry-After: 900` was honoured 5 times (75 minutes asleep)."""
+    clock = FakeClock()
+    policy = retries.HttpPolicy(
+        log=logging.getLogger("test-retry-after"),
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        clock=lambda: 1_800_000_000.0 + clock.now,
+    )
+    response = requests.Response()
+    response.status_code = 409
+
+    def throttled() -> None:
+        raise retries.ThrottledError("Nexudus answered HTTP 409 for GET /x", response, 900.0)
+
+    with pytest.raises(RequestBudgetSpent) as stop:
+        policy.call(throttled, method="GET", url="https://nexudus.test/x")
+
+    assert clock.now == 0  # not one second asleep
+    assert stop.value.message == (
+        "Nexudus answered HTTP 409 for GET /x, asking to wait 900s (Retry-After), longer "
+        "than the tap waits for one request (300s); run again from 2027-01-15 08:15 UTC"
+    )
+
+
+def test_retry_after_waits_of_one_request_add_up_to_the_same_limit() -> None:
+    clock = FakeClock()
+    policy = retries.HttpPolicy(
+        log=logging.getLogger("test-retry-after-sum"), sleep=clock.sleep, monotonic=lambda: 0.0
+    )
+    response = requests.Response()
+    response.status_code = 429
+
+    def throttled() -> None:
+        raise retries.ThrottledError("Nexudus answered HTTP 429 for GET /x", response, 120.0)
+
+    with pytest.raises(RequestBudgetSpent, match=r"asking to wait 120s more, after 240s"):
+        policy.call(throttled, method="GET", url="https://nexudus.test/x")
+    assert 240 <= clock.now < 243  # two waits (and their jitter), not a third
