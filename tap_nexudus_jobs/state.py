@@ -7,11 +7,14 @@ The tap writes, per stream (and per business partition, under `partitions`):
         "replication_key_value": "2026-06-11T18:12:27+00:00",
         "delivered": {"result_data": false,
                       "versions": [["2026-06-11T18:12:27+00:00", [100299, 100300]]]},
-        "requests_last_hour": [[1796203680, 1]]}}}
+        "requests_last_hour": [[1796203680, 1]],
+        "result_data_missing": [[100301, "2026-06-11T18:12:20+00:00", 1]]}}}
 
 `delivered` holds the versions delivered in the minutes the next run reads again
 (delivered.py), `requests_last_hour` the account's requests of the last hour per minute
-(budget.py), the stream's only: the hour belongs to the account, not to a partition.
+(budget.py), the stream's only: the hour belongs to the account, not to a partition;
+`result_data_missing` the versions emitted without ResultData because their get-one
+answered 404, [Id, UpdatedOn, runs asked], which the next runs ask again (full_records.py).
 Lists, not mappings: Meltano deep-merges mappings in state, and a merge must not bring
 back versions or minutes that were dropped.
 
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 
 from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
+from tap_nexudus_jobs.full_records import MissingResultData, bounded_missing
 from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
 
 if t.TYPE_CHECKING:
@@ -40,6 +44,7 @@ if t.TYPE_CHECKING:
 BOOKMARK_KEY = "replication_key_value"
 DELIVERED_STATE_KEY = "delivered"
 HOUR_STATE_KEY = "requests_last_hour"
+MISSING_STATE_KEY = "result_data_missing"
 # What the SDK itself keeps in a stream's (or partition's) state.
 _SDK_KEYS = frozenset(
     {
@@ -50,8 +55,8 @@ _SDK_KEYS = frozenset(
         "replication_key_signpost",
     }
 )
-_PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY}
-_STREAM_KEYS = _SDK_KEYS | {"partitions", DELIVERED_STATE_KEY, HOUR_STATE_KEY}
+_PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY, MISSING_STATE_KEY}
+_STREAM_KEYS = _SDK_KEYS | {"partitions", DELIVERED_STATE_KEY, HOUR_STATE_KEY, MISSING_STATE_KEY}
 # Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
 _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
@@ -63,6 +68,7 @@ class RunStart:
     bookmark: str | None
     delivered: DeliveredVersions
     hour: list[tuple[int, int]]  # the account's requests of the last hour, per minute
+    missing: list[MissingResultData]  # versions whose get-one answered 404 (ResultData)
 
 
 def run_start(
@@ -86,7 +92,11 @@ def run_start(
             (job_id, stamp) for stamp, ids in value.get("versions", []) for job_id in ids
         )
     hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
-    return RunStart(_bookmark_of(context_state), delivered, hour)
+    missing = [
+        MissingResultData(job_id, stamp, tries)
+        for job_id, stamp, tries in context_state.get(MISSING_STATE_KEY) or []
+    ]
+    return RunStart(_bookmark_of(context_state), delivered, hour, missing)
 
 
 def inherited_bookmark(
@@ -106,14 +116,20 @@ def save_run_state(
     stream_state: dict[str, t.Any],
     delivered: DeliveredVersions,
     hour: list[tuple[int, int]],
+    missing: list[MissingResultData],
 ) -> None:
-    """Keep what the next run needs beyond the bookmark (both bounded: see their modules)."""
+    """Keep what the next run needs beyond the bookmark (all bounded: see their modules)."""
     delivered.keep_for(_bookmark_of(context_state))
     context_state[DELIVERED_STATE_KEY] = {
         "result_data": delivered.with_result_data,
         "versions": [[stamp, ids] for stamp, ids in delivered.groups()],
     }
     stream_state[HOUR_STATE_KEY] = [[minute, count] for minute, count in hour]
+    kept = [[job.job_id, job.updated_on, job.tries] for job in bounded_missing(missing)]
+    if kept:
+        context_state[MISSING_STATE_KEY] = kept
+    else:
+        context_state.pop(MISSING_STATE_KEY, None)
 
 
 def checked_state(
@@ -153,6 +169,7 @@ def _check_stream(
     _known_keys(stream_state, _STREAM_KEYS, key)
     _check_bookmark(stream_state, key, replication_key)
     _check_delivered(stream_state, key)
+    _check_missing(stream_state, key)
     _check_hour(stream_state.get(HOUR_STATE_KEY), f"{key}.{HOUR_STATE_KEY}")
     partitions = stream_state.get("partitions", [])
     if not isinstance(partitions, list):
@@ -181,6 +198,7 @@ def _check_partition(
         _fail(f"{key}.context", context, f"names a business not in 'business_ids' ({listed})")
     _check_bookmark(partition, key, replication_key)
     _check_delivered(partition, key)
+    _check_missing(partition, key)
 
 
 def _check_bookmark(holder: dict[str, t.Any], key: str, replication_key: str) -> None:
@@ -233,6 +251,25 @@ def _version_time(entry: t.Any) -> str | None:
         return to_utc_iso(parse_setting_date_time(stamp))
     except ValueError:
         return None
+
+
+def _check_missing(holder: dict[str, t.Any], key: str) -> None:
+    """[[Id, UpdatedOn, runs], ...]; UpdatedOn rewritten in the tap's form."""
+    value = holder.get(MISSING_STATE_KEY)
+    if value is None:
+        return
+    key = f"{key}.{MISSING_STATE_KEY}"
+    if not isinstance(value, list):
+        _fail(key, value, "is not a list of [Id, UpdatedOn, runs]")
+    for index, entry in enumerate(value):
+        valid = isinstance(entry, list) and len(entry) == 3
+        if valid:
+            job_id, _stamp, tries = entry
+            valid = type(job_id) is int and type(tries) is int and tries >= 1
+        stamp = _version_time([entry[1], []]) if valid else None
+        if stamp is None:
+            _fail(f"{key}[{index}]", entry, "is not [Id, UpdatedOn, runs]")
+        entry[1] = stamp
 
 
 def _check_hour(value: t.Any, key: str) -> None:
