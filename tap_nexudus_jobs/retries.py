@@ -225,9 +225,7 @@ class HttpPolicy:
             except ThrottledError as exc:
                 self._answered.set()
                 self._on_throttled()
-                stop = throttle_stop(str(exc), exc.retry_after, throttled_for, self._clock())
-                if stop is not None:
-                    self._stop(stop)
+                self._stop_if_too_long(str(exc), exc.retry_after, throttled_for)
                 throttled_for += exc.retry_after
                 cause, wait, final = str(exc), exc.retry_after, NexudusResponseError
             except RetriableAPIError as exc:
@@ -257,6 +255,11 @@ class HttpPolicy:
             wait = jitter_on_top(wait)
             self._log.warning("%s; retrying in %.1fs (%s)", cause, wait, _next(number, fast_fail))
             self._sleep(wait)
+
+    def _stop_if_too_long(self, cause: str, retry_after: float, throttled_for: float) -> None:
+        stop = throttle_stop(cause, retry_after, throttled_for, self._clock())
+        if stop is not None:
+            self._stop(stop)
 
 
 def throttle_stop(

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,16 +15,21 @@ from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config
 
 
+def start_tap(sandbox: NexudusSandbox, tmp_path: Path, *, stderr: int) -> subprocess.Popen[str]:
+    """The tap in its own process, as Meltano runs it, on pages of 100 (stdout piped)."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(sandbox_config(sandbox, page_size=100)))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tap_nexudus_jobs", "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def test_kill_9_then_rerun_with_the_last_state_loses_nothing(tmp_path) -> None:
     with NexudusSandbox(records=2500, seed=13, faults=SandboxFaults(latency_ms=20)) as sandbox:
-        config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(sandbox_config(sandbox, page_size=100)))
-        tap = subprocess.Popen(
-            [sys.executable, "-m", "tap_nexudus_jobs", "--config", str(config_file)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        tap = start_tap(sandbox, tmp_path, stderr=subprocess.DEVNULL)
         assert tap.stdout is not None
         emitted: list[int] = []
         states: list[dict] = []
@@ -74,14 +80,7 @@ def test_a_run_stopped_by_a_signal_exits_non_zero_and_resumes_losing_nothing(
 ) -> None:
     """A scheduler's timeout sends SIGTERM; Ctrl-C sends SIGINT: neither is a success."""
     with NexudusSandbox(records=2500, seed=13, faults=SandboxFaults(latency_ms=20)) as sandbox:
-        config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(sandbox_config(sandbox, page_size=100)))
-        tap = subprocess.Popen(
-            [sys.executable, "-m", "tap_nexudus_jobs", "--config", str(config_file)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        tap = start_tap(sandbox, tmp_path, stderr=subprocess.PIPE)
         assert tap.stdout is not None
         lines: list[str] = []
         for line in tap.stdout:
