@@ -12,7 +12,12 @@ import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
-from tap_nexudus_jobs.deadline import RequestDeadlineExceeded, read_body_by
+from tap_nexudus_jobs.deadline import (
+    DeadlineAdapter,
+    RequestDeadlineExceeded,
+    deadline_for_this_thread,
+    read_body_by,
+)
 from tap_nexudus_jobs.errors import NexudusRedirectError
 from tap_nexudus_jobs.redirects import check_redirect
 
@@ -224,12 +229,11 @@ class PacedSession(requests.Session):
     then will not come up, and a wrong host should not cost a whole request timeout.
     """
 
-    def __init__(
-        self, pacer: RequestPacer, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, pacer: RequestPacer) -> None:
         super().__init__()
         self.pacer = pacer
-        self._monotonic = monotonic
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, DeadlineAdapter())
 
     @override
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
@@ -241,16 +245,21 @@ class PacedSession(requests.Session):
         timeout = kwargs.get("timeout")
         if not isinstance(timeout, (int, float)):  # a redirect hop: (connect, read) already
             return super().send(request, **kwargs)
-        deadline_at = self._monotonic() + timeout
+        deadline_at = time.monotonic() + timeout
         kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         streamed = bool(kwargs.get("stream"))
         kwargs["stream"] = True
         try:
-            response = super().send(request, **kwargs)
-        except requests.exceptions.ReadTimeout:
+            with deadline_for_this_thread(deadline_at):
+                response = super().send(request, **kwargs)
+        except requests.exceptions.ConnectTimeout:
+            raise
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            if time.monotonic() < deadline_at:
+                raise  # not the deadline: a reset, a refused connection, ...
             raise RequestDeadlineExceeded(timeout) from None
         if not streamed:
-            read_body_by(response, deadline_at, timeout, self._monotonic)
+            read_body_by(response, deadline_at, timeout, time.monotonic)
         return response
 
     @override

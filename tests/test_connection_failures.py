@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socketserver
 import threading
 import time
 import typing as t
@@ -317,3 +318,42 @@ def test_retry_after_waits_of_one_request_add_up_to_the_same_limit() -> None:
     with pytest.raises(RequestBudgetSpent, match=r"asking to wait 120s more, after 240s"):
         policy.call(throttled, method="GET", url="https://nexudus.test/x")
     assert 240 <= clock.now < 243  # two waits (and their jitter), not a third
+
+
+@contextmanager
+def header_dripping_server(every_s: float) -> t.Iterator[str]:
+    """Loopback: a status line, then header bytes one per `every_s` seconds, for ever."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while True:
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    time.sleep(every_s)
+            except OSError:
+                return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_dripping_headers_meet_the_same_deadline(monkeypatch) -> None:
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    with header_dripping_server(0.3) as url:
+        started = time.monotonic()
+        with pytest.raises(
+            NexudusConnectionError, match=r"no complete answer from 127\.0\.0\.1 within 1s"
+        ):
+            run_tap({"api_url": url, "access_token": "t", "request_timeout": 1})
+        elapsed = time.monotonic() - started
+
+    assert elapsed < retries.MAX_ATTEMPTS * 1.5 + 2
