@@ -184,3 +184,19 @@ def test_a_refused_get_one_names_the_read_role(requests_mock) -> None:
 
     with pytest.raises(NexudusAuthError, match="BusinessBackgroundJob-Read role"):
         run_tap(mock_config(include_result_data=True))
+
+
+def test_a_job_briefly_unavailable_to_get_one_gets_its_result_data_next_run() -> None:
+    with NexudusSandbox(records=40, seed=12) as sandbox:
+        config = sandbox_config(sandbox, include_result_data=True, result_data_skip_statuses=[])
+        unavailable = min(sandbox.served_ids()) + 5
+        sandbox.faults = SandboxFaults(get_one_missing=frozenset({unavailable}))
+        first = run_tap(config)
+        sandbox.faults = SandboxFaults()
+
+        second = run_tap(config, state=first.final_state)
+
+    assert {r["Id"]: r["ResultData"] for r in first.records}[unavailable] is None
+    (again,) = second.records
+    assert again["Id"] == unavailable and again["ResultData"] is not None
+    assert again["UpdatedOn"] == {r["Id"]: r for r in first.records}[unavailable]["UpdatedOn"]

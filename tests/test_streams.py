@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap
+from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap, sandbox_config
 
 
 def sent_params(requests_mock) -> list[dict[str, list[str]]]:
@@ -170,3 +171,16 @@ def test_a_200_in_json_that_is_not_a_listing_is_retried_like_an_html_page(
 
     assert run_tap(mock_config()).ids == [1]
     assert len(requests_mock.request_history) == 3
+
+
+def test_a_json_notice_instead_of_a_listing_is_retried_against_the_sandbox(monkeypatch) -> None:
+    from tap_nexudus_jobs import retries
+
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    faults = SandboxFaults(
+        garbage_listing_requests=frozenset({2, 3}), garbage_listing_format="json"
+    )
+    with NexudusSandbox(records=250, seed=6, faults=faults) as sandbox:
+        run = run_tap(sandbox_config(sandbox, page_size=100))
+
+        assert set(run.ids) == sandbox.served_ids()

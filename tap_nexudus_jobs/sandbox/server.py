@@ -389,6 +389,8 @@ class _Handler(BaseHTTPRequestHandler):
             callback(count)  # before the page is computed, so it can move data under a sync
         if count in faults.garbage_listing_requests:
             entry.fault = FAULT_GARBAGE
+            if faults.garbage_listing_format == "json":
+                return Response.json(200, {"Message": "The service is being updated"})
             return Response(200, GARBAGE_PAGE, {"Content-Type": HTML_CONTENT_TYPE})
         try:
             query = parse_listing_query(
@@ -421,6 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
         with sandbox.lock:
             job = sandbox.jobs.get(job_id)
             rendered = render_job(job) if job is not None else None
+        if job_id in sandbox.faults.get_one_missing:
+            rendered = None
         if rendered is None:
             return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
         restyle_timestamps([rendered], sandbox.faults.timestamp_format)
