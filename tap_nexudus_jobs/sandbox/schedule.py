@@ -239,3 +239,50 @@ def daylight_saving_schedules() -> dict[str, list[ScheduledRun]]:
         ),
         "spring-forward during a run": runs_crossing(LONDON_WINTER, SPRING_FORWARD),
     }
+
+
+#: The runs of issue 19: an hourly-ish schedule on a quiet autumn day.
+AHEAD_START = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+#: A far-future stamp one broken write leaves behind.
+STRAY_STAMP = datetime(2099, 1, 1, tzinfo=timezone.utc)
+
+
+def ahead_then_corrected(hours: float = 10, **knobs: Any) -> SandboxFaults:
+    """A record clock ``hours`` ahead from 10 to 65 minutes after ``AHEAD_START`` (the
+    second run reads while it is ahead), then corrected."""
+    return SandboxFaults(
+        record_clock_jump_at=AHEAD_START + timedelta(minutes=10),
+        record_clock_jump_minutes=round(hours * 60),
+        record_clock_jump_until=AHEAD_START + timedelta(minutes=65),
+        seed=31,
+        **knobs,
+    )
+
+
+def one_stray_write(stamp: datetime = STRAY_STAMP, **knobs: Any) -> SandboxFaults:
+    """The first job written 10 minutes or more after ``AHEAD_START`` is stamped ``stamp``."""
+    return SandboxFaults(
+        stray_write_at=AHEAD_START + timedelta(minutes=10),
+        stray_write_stamp=stamp,
+        seed=32,
+        **knobs,
+    )
+
+
+def hourly_after(faults: SandboxFaults, updates: Sequence[int] = (10, 25, 25)) -> list[ScheduledRun]:
+    """A full run at ``AHEAD_START``, then a run every hour with ``updates`` jobs updated
+    before each (issue 19's sequences)."""
+    runs = [ScheduledRun(AHEAD_START, faults=faults)]
+    runs += [
+        ScheduledRun(AHEAD_START + timedelta(hours=n), updates_before=count)
+        for n, count in enumerate(updates, 1)
+    ]
+    return runs
+
+
+def clock_ahead_schedules(**knobs: Any) -> dict[str, list[ScheduledRun]]:
+    """Issue 19's two sequences (``knobs``: more faults for both, e.g. no Date header)."""
+    return {
+        "10 h ahead, then corrected": hourly_after(ahead_then_corrected(**knobs)),
+        "one job stamped 2099": hourly_after(one_stray_write(**knobs), (25, 25, 25)),
+    }
