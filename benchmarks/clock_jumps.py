@@ -26,12 +26,12 @@ from benchmarks.common import md_table
 from benchmarks.harness import Report, Size, script_main
 from benchmarks.in_process import sync
 from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
 from tap_nexudus_jobs.sandbox.schedule import (
     ScheduledRun,
     ScheduleReport,
     daylight_saving_schedules,
     play_schedule,
+    schedule_clock,
 )
 
 LOOKBACKS = (0, 60)
@@ -51,7 +51,7 @@ def sync_in_process(
 
 def play(runs: list[ScheduledRun], jobs: int, lookback: int, seed: int = 13) -> ScheduleReport:
     """The runs on a sandbox whose clock the schedule moves."""
-    clock = SimulatedClock(runs[0].at)
+    clock = schedule_clock(runs)
     with NexudusSandbox(records=jobs, seed=seed, clock=clock) as sandbox:
         config: dict[str, Any] = {
             "api_url": sandbox.url,

@@ -21,11 +21,12 @@ then, after routing, ``token_max_uses`` (401 on /api/sys calls) and on the listi
 
 Knobs that change what a served answer means rather than whether one is served:
 ``record_clock_offset_hours`` and ``record_clock_jump_*`` (the clock that writes
-UpdatedOn/CreatedOn; a jump may end, ``record_clock_jump_until``), ``stray_write_*`` (one
-write stamped far off, e.g. in 2099), ``timestamp_format`` (how those are written), ``date_header`` (the
-HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values), ``to_filter``
-(what a ``to_`` range bound includes), and ``throttle_status``/``retry_after_format``
-(how throttling is answered). ``purge_*`` deletes jobs between listing requests.
+UpdatedOn/CreatedOn; a jump may end, ``record_clock_jump_until``), ``stray_write_*``
+(one write stamped far off, e.g. in 2099), ``timestamp_format`` (how those are written),
+``date_header`` (the HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort
+values), ``to_filter`` (what a ``to_`` range bound includes), and
+``throttle_status``/``retry_after_format`` (how throttling is answered). ``purge_*``
+deletes jobs between listing requests.
 """
 
 from __future__ import annotations
