@@ -14,15 +14,15 @@ STATE keeps the record clock's *lead*: how far ahead of true time its stamps hav
 learned from the records (never more than UTC+14, the furthest any time zone is ahead;
 never less than 0). Then:
 
-- A stamp further ahead than true time + lead + `lookback_minutes` is *ahead*: no time
-  zone and no clock change the lookback covers explains it. The job is emitted as
+- A stamp further ahead than true time + lead + `lookback_minutes` (at least an hour) is
+  *ahead*: no time zone and no clock change the lookback covers explains it. The job is emitted as
   written, a WARNING names it, and the bookmark claims no further than that bound, so
   the next run reads from where the record clock should be now; the jobs stamped ahead
   are read again there (kept in STATE as delivered, they are not emitted twice) until
   true time catches up with them.
 - Until the records have shown the lead (no lead in STATE yet), any time zone is
   believed: the bound is true time + 14 h. The lead is shown by a job updated within
-  `lookback_minutes` of true time or later; so a fixed offset of any real size costs
+  that slack of true time or later; so a fixed offset of any real size costs
   nothing, while a jump ahead after that (a change of offset between runs) is evidence,
   as is a stamp past UTC+14 at any time.
 - The lead rises only with stamps inside the bound (by at most `lookback_minutes` a
@@ -40,7 +40,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from tap_nexudus_jobs.errors import StalledBookmarkError
-from tap_nexudus_jobs.timestamps import parse_timestamp, to_utc_iso
+from tap_nexudus_jobs.timestamps import parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -49,6 +49,11 @@ Record = dict[str, t.Any]
 
 #: The furthest ahead of UTC any time zone is (Kiribati, UTC+14).
 MAX_ZONE_LEAD = timedelta(hours=14)
+#: The least slack a stamp gets before it counts as ahead, whatever `lookback_minutes`
+#: says: the newest job that showed the lead may have been that old (so the lead learned
+#: is that much short), and a spring-forward jumps an hour. A `lookback_minutes` below it
+#: already gives up a clock that comes back by an hour (README: the record-clock table).
+MIN_TOLERANCE = timedelta(hours=1)
 #: How many jobs stamped ahead one WARNING names (the rest are counted).
 NAMED_AHEAD = 5
 
@@ -84,7 +89,7 @@ class RecordClockCheck:
 
     #: The lead STATE kept (None: not learned yet, so any time zone is believed).
     lead: timedelta | None
-    #: `lookback_minutes`: a clock change it covers is no evidence.
+    #: `lookback_minutes`, at least MIN_TOLERANCE: a clock change it covers is no evidence.
     tolerance: timedelta
     #: The latest true time the run has seen (Date headers, else the tap's clock).
     now: datetime | None = None
@@ -92,6 +97,8 @@ class RecordClockCheck:
     date_missing: bool = False
     #: The largest lead of a stamp inside the bound this run (None: no stamp yet).
     seen_lead: timedelta | None = None
+    #: The newest version emitted this run that is not ahead (None: none yet).
+    newest_inside: str | None = None
 
     @property
     def allowed_lead(self) -> timedelta:
@@ -118,12 +125,12 @@ def after_response(
 def after_records(
     check: RecordClockCheck, records: Iterable[Record]
 ) -> tuple[RecordClockCheck, list[Ahead]]:
-    """The versions stamped past the bound, and the lead the others show."""
+    """The versions stamped past the bound; the others show the lead and the newest."""
     bound, now = check.bound, check.now
     if bound is None or now is None:
         return check, []
     ahead: list[Ahead] = []
-    seen = check.seen_lead
+    seen, newest = check.seen_lead, check.newest_inside
     for record in records:
         stamp = record.get("UpdatedOn")
         if not isinstance(stamp, str):
@@ -131,31 +138,37 @@ def after_records(
         instant = parse_timestamp(stamp)
         if instant > bound:
             ahead.append(Ahead(int(record["Id"]), stamp, instant - now))
-        elif seen is None or instant - now > seen:
+            continue
+        if seen is None or instant - now > seen:
             seen = instant - now
-    return replace(check, seen_lead=seen), ahead
+        if newest is None or instant > parse_timestamp(newest):
+            newest = stamp
+    return replace(check, seen_lead=seen, newest_inside=newest), ahead
 
 
 def bounded_bookmark(
     bookmark: str | None, check: RecordClockCheck, saved: str | None
 ) -> str | None:
-    """`bookmark`, but no further than the bound (and never behind `saved`, already claimed).
+    """`bookmark`, or if it is past the bound, the newest version emitted that is not.
 
-    Claiming less is always safe: the next run reads from the bookmark and finds again
-    whatever lies past it. The versions past the bound were emitted; they are read again.
+    That version was written, so the record clock got there (the walk's own assumption),
+    and everything before it was emitted (the walk claimed more). Claiming less is always
+    safe: the next run reads from there and finds again the versions ahead, which STATE
+    keeps as delivered. Never behind `saved`, which STATE already claims.
     """
     bound = check.bound
     if bookmark is None or bound is None or parse_timestamp(bookmark) <= bound:
         return bookmark
-    if saved is not None and parse_timestamp(saved) > bound:
+    newest = check.newest_inside
+    if newest is None or (saved is not None and parse_timestamp(saved) >= parse_timestamp(newest)):
         return saved
-    return to_utc_iso(bound)
+    return newest
 
 
 def lead_to_keep(check: RecordClockCheck, starting_bookmark: str | None) -> timedelta | None:
     """The lead the next run starts from: what STATE had, raised by stamps inside the bound.
 
-    Only a stamp within `lookback_minutes` of true time or past it shows the record clock
+    Only a stamp within the slack of true time or past it shows the record clock
     at work: an account whose newest job is days old has shown no lead yet (None: any
     time zone stays believed). A run without a lead also counts its starting bookmark
     (a STATE written before the lead was kept). Kept from 0 to UTC+14.
@@ -207,7 +220,7 @@ def ahead_warning(ahead: list[Ahead], check: RecordClockCheck, held_at: str | No
     return (
         f"{len(ahead)} job version(s) stamped ahead of true time ({now:%Y-%m-%dT%H:%M:%SZ}, "
         f"{_source(check)}) by more than the record clock's usual lead ({usual}) plus "
-        f"lookback_minutes: {named}{more}. Emitted as Nexudus wrote them; the bookmark "
+        f"{_span(check.tolerance)}: {named}{more}. Emitted as Nexudus wrote them; the bookmark "
         f"stays at {held_at or 'where it was'}, so the jobs updated once Nexudus's clock is "
         "right again are still read (the ones stamped ahead are read again, not emitted "
         "again, until true time passes them)"
@@ -240,14 +253,24 @@ class RecordClockGuard:
         starting_bookmark: str | None,
         log: t.Callable[[str], None],
     ) -> None:
-        self.check = RecordClockCheck(lead, timedelta(minutes=lookback_minutes))
+        tolerance = max(timedelta(minutes=lookback_minutes), MIN_TOLERANCE)
+        self.check = RecordClockCheck(lead, tolerance)
         self._starting_bookmark = starting_bookmark
         self._warn = log
         self._ahead_seen = 0
 
     def saw_response(self, date_header: str | None) -> None:
         """A listing response arrived: true time from its `Date` (else the tap's clock)."""
-        self.check = after_response(self.check, date_header_time(date_header), host_clock())
+        self.saw_time(date_header_time(date_header))
+
+    def saw_time(self, date: datetime | None) -> None:
+        """True time as a response's `Date` gave it (None: it gave none)."""
+        self.check = after_response(self.check, date, host_clock())
+
+    def trusts(self, stamp: str) -> bool:
+        """False for a stamp past the bound: it proves nothing of the record clock."""
+        bound = self.check.bound
+        return bound is None or parse_timestamp(stamp) <= bound
 
     def check_start(self, *, where: str) -> None:
         """Stop now if the starting bookmark is out of any time zone's reach."""

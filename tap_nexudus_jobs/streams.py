@@ -219,6 +219,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             starting_bookmark=self._starting_bookmark,
             log=self.logger.info,
             delivered=delivered,
+            trusted=self._record_clock.trusts,
         )
 
     def _new_fetcher(self, run: _Run) -> FullRecordFetcher:

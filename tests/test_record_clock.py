@@ -83,16 +83,18 @@ def test_a_known_lead_of_ten_hours_is_no_evidence() -> None:
     assert ahead == []
 
 
-def test_the_bookmark_stops_at_the_bound_and_never_goes_back() -> None:
-    known = check(timedelta(0))
-    assert bounded_bookmark("2026-11-10T18:00:00+00:00", known, None) == (
-        "2026-11-10T10:00:00+00:00"
-    )
+def test_the_bookmark_stops_at_the_newest_version_not_ahead_and_never_goes_back() -> None:
+    known, _ = after_records(check(timedelta(0)), [job(1, NOW - HOUR), job(2, NOW + 9 * HOUR)])
+    assert known.newest_inside == (NOW - HOUR).isoformat()
+    assert bounded_bookmark("2026-11-10T18:00:00+00:00", known, None) == (NOW - HOUR).isoformat()
     inside = "2026-11-10T09:30:00+00:00"
     assert bounded_bookmark(inside, known, None) == inside
-    # A bookmark STATE already claims past the bound stays (claiming less is for new pages).
-    saved = "2026-11-10T12:00:00+00:00"
+    # A bookmark STATE already claims stays (claiming less is for what this run adds).
+    saved = "2026-11-10T08:30:00+00:00"
     assert bounded_bookmark("2099-01-01T00:00:00+00:00", known, saved) == saved
+    # Nothing emitted inside the bound: claim nothing new.
+    nothing = check(timedelta(0))
+    assert bounded_bookmark("2099-01-01T00:00:00+00:00", nothing, None) is None
 
 
 @pytest.mark.parametrize(
@@ -148,7 +150,7 @@ def test_the_guard_holds_the_bookmark_and_warns_once_per_version(
     guard.saw_response("Tue, 10 Nov 2026 09:00:00 GMT")
     ahead = job(7, NOW + 10 * HOUR)
     held = guard.bookmark_after([ahead, job(8, NOW)], ahead["UpdatedOn"], None)
-    assert held == "2026-11-10T10:00:00+00:00"
+    assert held == NOW.isoformat()
     assert len(warnings) == 1
     # Read again, the version is not emitted again, so it is not named again.
     assert guard.bookmark_after([], ahead["UpdatedOn"], held) == held
