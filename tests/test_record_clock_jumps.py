@@ -18,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing as t
+from datetime import timedelta
 
 import pytest
 
 from tap_nexudus_jobs import record_clock
 from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.sandbox.schedule import (
+    AHEAD_START,
     ScheduledRun,
     ScheduleReport,
     clock_ahead_schedules,
@@ -146,3 +148,20 @@ def test_a_fixed_offset_of_any_size_costs_nothing(
     assert [r.listing_requests for r in report.runs[1:]] == [1, 1, 1], shown
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [], warnings
+
+
+def test_a_larger_fall_back_needs_a_larger_lookback() -> None:
+    # A record clock that falls back 3 hours (not from running ahead): nothing in the
+    # records or the Date header shows it, so lookback_minutes must cover it (the
+    # record-clock table's row); at the default 60 minutes versions are lost in silence.
+    three_hours_back = SandboxFaults(
+        record_clock_offset_hours=3,
+        record_clock_jump_at=AHEAD_START + timedelta(minutes=30),
+        record_clock_jump_minutes=-180,
+        seed=34,
+    )
+    runs = hourly_after(three_hours_back, (25, 25, 25))
+    covered = play(runs, jobs=2_000, lookback_minutes=180)
+    assert_nothing_owed(covered, covered.table())
+    default = play(runs, jobs=2_000)
+    assert default.stale != [], default.table()
