@@ -97,38 +97,39 @@ def steady_runs(count: int, updates: int) -> list[ScheduledRun]:
     return [*runs, ScheduledRun(starts[-1])]
 
 
+#: What `steady_cells` reports of a steady account's runs.
+STEADY_HEADERS = [
+    "requests per incremental run",
+    "requests, nothing changed",
+    "STATE max B",
+    "STATE last B",
+    "repeats",
+    "lost/stale",
+]
+
+
+def steady_cells(report: ScheduleReport) -> list[str]:
+    """The incremental runs' listing requests, the quiet last run's, STATE, the verdict."""
+    requests = sorted({r.listing_requests for r in report.runs[1:-1]})
+    sizes = [r.state_bytes for r in report.runs]
+    return [
+        "/".join(map(str, requests)),
+        str(report.runs[-1].listing_requests),
+        str(max(sizes)),
+        str(sizes[-1]),
+        f"{report.repeats}",
+        f"{len(report.lost)}/{len(report.stale)}",
+    ]
+
+
 def steady_table(jobs: int, count: int, rates: list[int]) -> str:
     """Section 1: per rate and lookback, what the incremental runs cost."""
     rows = []
     for updates in rates:
         for lookback in LOOKBACKS:
             report = play(steady_runs(count, updates), jobs, lookback)
-            incremental = report.runs[1:-1]
-            requests = sorted({r.listing_requests for r in incremental})
-            sizes = [r.state_bytes for r in report.runs]
-            rows.append(
-                [
-                    f"{updates} per 10 min",
-                    str(lookback),
-                    "/".join(map(str, requests)),
-                    str(report.runs[-1].listing_requests),
-                    str(max(sizes)),
-                    str(sizes[-1]),
-                    f"{report.repeats}",
-                    f"{len(report.lost)}/{len(report.stale)}",
-                ]
-            )
-    headers = [
-        "updates",
-        "lookback",
-        "requests per incremental run",
-        "requests, nothing changed",
-        "STATE max B",
-        "STATE last B",
-        "repeats",
-        "lost/stale",
-    ]
-    return md_table(headers, rows)
+            rows.append([f"{updates} per 10 min", str(lookback), *steady_cells(report)])
+    return md_table(["updates", "lookback", *STEADY_HEADERS], rows)
 
 
 def jump_table(jobs: int) -> str:
@@ -166,31 +167,12 @@ def bound_price_table(jobs: int, count: int, rates: list[int]) -> str:
     """Section 3: the bound's price on steady accounts, next to the tap without it."""
     rows = []
     for updates in rates:
+        account = "quiet (nothing updated)" if updates == 0 else f"{updates} per 10 min"
         for bound in (False, True):
             report = play(steady_runs(count, updates), jobs, 60, bound=bound)
-            incremental = report.runs[1:-1]
-            sizes = [r.state_bytes for r in report.runs]
-            rows.append(
-                [
-                    "quiet (nothing updated)" if updates == 0 else f"{updates} per 10 min",
-                    "on (issue 19)" if bound else "off (before)",
-                    "/".join(map(str, sorted({r.listing_requests for r in incremental}))),
-                    str(report.runs[-1].listing_requests),
-                    str(max(sizes[1:])),
-                    str(sizes[-1]),
-                    f"{len(report.lost)}/{len(report.stale)}",
-                ]
-            )
-    headers = [
-        "account",
-        "record-clock bound",
-        "requests per incremental run",
-        "requests, nothing changed",
-        "STATE max B",
-        "STATE last B",
-        "lost/stale",
-    ]
-    return md_table(headers, rows)
+            on = "on (issue 19)" if bound else "off (before)"
+            rows.append([account, on, *steady_cells(report)])
+    return md_table(["account", "record-clock bound", *STEADY_HEADERS], rows)
 
 
 def ahead_table(jobs: int) -> str:
