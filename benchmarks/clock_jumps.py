@@ -251,5 +251,10 @@ def bench_ahead(args: argparse.Namespace, report: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """All four tables."""
-    benches = [bench_steady, bench_jumps, bench_bound_price, bench_ahead]
-    return script_main("clock-jumps", __doc__ or "", SIZES, benches, argv)
+    return script_main(
+        "clock-jumps",
+        __doc__ or "",
+        SIZES,
+        [bench_steady, bench_jumps, bench_bound_price, bench_ahead],
+        argv,
+    )

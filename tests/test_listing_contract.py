@@ -430,6 +430,29 @@ OFFSET_MINUTES = st.one_of(
 )
 
 
+def _changes(page_size: int) -> tuple[st.SearchStrategy[Operation], ...]:
+    """Updates between requests: a few jobs, a bulk update of more than a page, jobs
+    leaving from behind the walk, new jobs (touches twice as likely)."""
+    touch = st.builds(Touch, st.lists(st.integers(0, 1000), min_size=1, max_size=5).map(tuple))
+    bulk = st.builds(
+        Bulk,
+        st.integers(0, 1000),
+        st.integers(page_size + 1, 3 * page_size + 2),
+        st.sampled_from([0, 0, 5, 30, 59, 60, 118]),
+        st.booleans(),
+    )
+    # A few of the least recently updated jobs: they leave from behind the walk.
+    oldest = st.builds(
+        Bulk,
+        st.integers(0, 3),
+        st.integers(1, page_size + 1),
+        st.sampled_from([0, 30, 60, 118]),
+        st.just(True),
+    )
+    create = st.builds(Create, st.integers(1, 3))
+    return (touch, touch, bulk, oldest, create)
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     page_size = draw(st.one_of(st.integers(1, 6), st.integers(1, 50)))
@@ -452,24 +475,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     stamps = list(zip(ids, times, strict=True))
     clock = max(times) + timedelta(seconds=draw(st.integers(0, 90)))
 
-    touch = st.builds(Touch, st.lists(st.integers(0, 1000), min_size=1, max_size=5).map(tuple))
-    bulk = st.builds(
-        Bulk,
-        st.integers(0, 1000),
-        st.integers(page_size + 1, 3 * page_size + 2),
-        st.sampled_from([0, 0, 5, 30, 59, 60, 118]),
-        st.booleans(),
-    )
-    # A few of the least recently updated jobs: they leave from behind the walk.
-    oldest = st.builds(
-        Bulk,
-        st.integers(0, 3),
-        st.integers(1, page_size + 1),
-        st.sampled_from([0, 30, 60, 118]),
-        st.just(True),
-    )
-    create = st.builds(Create, st.integers(1, 3))
-    changes = (touch, touch, bulk, oldest, create)
+    changes = _changes(page_size)
     run1 = draw(st.one_of(st.just(()), _busy(changes, st.just(Jump(FAR_AHEAD_MINUTES)))))
     run2 = draw(st.one_of(st.just(()), _busy(changes, _jumps_seen_after_run_1(offset))))
 
