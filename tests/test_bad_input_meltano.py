@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import typing as t
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ class Project:
     path: Path
     env: dict[str, str]
     meltano: Path
+    sandbox: NexudusSandbox
 
     def cmd(
         self, *args: str, env: dict[str, str] | None = None
@@ -89,7 +91,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Project]:
             }
         )
         (path / "output").mkdir()
-        yield Project(path, env, find_meltano())
+        yield Project(path, env, find_meltano(), sandbox)
 
 
 def tap_errors(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -181,3 +183,50 @@ def test_a_good_run_after_a_reset_loads_every_job(project: Project) -> None:
     (written,) = output.glob(f"{STREAM}*.jsonl")
     rows = written.read_text(encoding="utf-8").splitlines()
     assert len({json.loads(row)["Id"] for row in rows}) == 120
+
+
+def test_a_job_stamped_2099_is_loaded_warned_about_and_holds_no_bookmark(project: Project) -> None:
+    """Issue 19 through `meltano run`: the job is loaded as written, one WARNING names it,
+    the saved bookmark stays behind it, and a job updated afterwards is loaded next run."""
+    stray, later = sorted(project.sandbox.served_ids())[:2]
+    project.sandbox.touch([stray], at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    cleared = project.cmd("state", "clear", "--force", STATE_ID)
+    assert cleared.returncode == 0, cleared.stderr
+
+    first = project.run()
+
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-3000:]
+    warned = [line for line in output.splitlines() if "stamped ahead of true time" in line]
+    assert len(warned) == 1, output[-3000:]
+    assert f"{stray} (UpdatedOn 2099-01-01T00:00:00+00:00, " in warned[0]
+    saved = project.state()["singer_state"]["bookmarks"][STREAM]["replication_key_value"]
+    assert saved < "2098"
+
+    project.sandbox.touch([later])
+    second = project.run()
+
+    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    rows = [
+        json.loads(row)
+        for written in (project.path / "output").glob(f"{STREAM}*.jsonl")
+        for row in written.read_text(encoding="utf-8").splitlines()
+    ]
+    current = project.sandbox.current_versions()[later].replace("Z", "+00:00")
+    assert any(r["Id"] == later and r["UpdatedOn"] == current for r in rows)
+
+
+def test_a_bookmark_past_any_time_zone_fails_the_run_and_stays(project: Project) -> None:
+    """A bookmark an earlier version left on a job stamped 2099, which is still listed."""
+    stray = min(project.sandbox.served_ids())
+    project.sandbox.touch([stray], at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    state = {"bookmarks": {STREAM: {"replication_key_value": "2099-01-01T00:00:00Z"}}}
+    project.set_state(state)
+
+    result = project.run()
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert "further than any time zone (UTC+14)" in line
+    saved = project.state()["singer_state"]["bookmarks"][STREAM]
+    assert saved["replication_key_value"] == "2099-01-01T00:00:00+00:00"

@@ -525,6 +525,8 @@ class NexudusSandbox:
         self._next_id = max(self.jobs, default=FIRST_ID - 1) + 1
         self._server: _SandboxServer | None = None
         self._thread: threading.Thread | None = None
+        #: True once the ``stray_write_*`` knobs' one write has happened.
+        self.stray_written = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -591,6 +593,16 @@ class NexudusSandbox:
         now = self.clock()
         return (now + self.faults.record_clock_shift(now)).replace(microsecond=0)
 
+    def _write_stamp(self) -> datetime:
+        """The stamp of a write whose time the sandbox picks: :meth:`record_now`, or once,
+        from ``stray_write_at`` on, ``stray_write_stamp`` (one write under a broken clock)."""
+        faults = self.faults
+        stray, due = faults.stray_write_stamp, faults.stray_write_at
+        if stray is None or due is None or self.stray_written or self.clock() < due:
+            return self.record_now()
+        self.stray_written = True
+        return _utc_seconds(stray)
+
     def current_versions(self) -> dict[int, str]:
         """Id -> UpdatedOn as the API renders it, to compare with what a tap emitted."""
         with self.lock:
@@ -611,8 +623,8 @@ class NexudusSandbox:
         changes nothing) if any Id is not served.
         """
         wanted = list(ids)
-        when = _utc_seconds(at) if at is not None else self.record_now()
         with self.lock:
+            when = _utc_seconds(at) if at is not None else self._write_stamp()
             missing = [job_id for job_id in wanted if job_id not in self.jobs]
             if missing:
                 raise KeyError(f"unknown job ids: {missing}")
@@ -640,9 +652,9 @@ class NexudusSandbox:
         ``at`` as in :meth:`touch` (default :meth:`record_now`); ``status`` gives them all
         that Status (default: drawn like generated jobs').
         """
-        when = _utc_seconds(at) if at is not None else self.record_now()
         added: list[int] = []
         with self.lock:
+            when = _utc_seconds(at) if at is not None else self._write_stamp()
             for _ in range(count):
                 job_id = self._next_id
                 self._next_id += 1
@@ -716,7 +728,7 @@ class NexudusSandbox:
         with self.lock:
             chosen = self._fault_engine.pick_bulk_update(faults, list(self.jobs))
             if chosen:
-                self.touch(chosen, at=self.record_now())
+                self.touch(chosen, at=self._write_stamp())
         return bool(chosen)
 
     def issued_secrets(self) -> set[str]:
