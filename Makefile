@@ -52,7 +52,7 @@ help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
 	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
 	@echo "make lint             ruff check + ruff format --check"
-	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts benchmarks"
+	@echo "make typecheck        mypy tap_nexudus_jobs sandbox/nexudus_sandbox tests scripts benchmarks"
 	@echo "make pytest           the tests: pytest-parallel (no Meltano), then pytest-meltano"
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
 	@echo "make benchmarks       every figure in benchmarks/README.md (an hour or so; see there)"
@@ -67,14 +67,16 @@ help:
 
 venv: $(VENV_STAMP)
 
-# Re-run when the dependencies (pyproject.toml) or the pinned meltano (Makefile) change.
-$(VENV_STAMP): pyproject.toml Makefile
+# Re-run when the dependencies (pyproject.toml, sandbox/pyproject.toml) or the pinned
+# meltano (Makefile) change. The tap and the sandbox (nexudus_sandbox, a distribution of
+# its own under sandbox/) are both installed editable.
+$(VENV_STAMP): pyproject.toml sandbox/pyproject.toml Makefile
 	@if [ ! -x "$(BIN)/python" ]; then \
 		echo "Creating $(VENV) with $$($(PYTHON) --version)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sandbox 'meltano==$(MELTANO_VERSION)'
 	$(BIN)/python -m pip check
 	@touch "$@"
 
@@ -138,7 +140,7 @@ lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV_STAMP)
-	$(BIN)/mypy tap_nexudus_jobs tests scripts benchmarks
+	$(BIN)/mypy tap_nexudus_jobs sandbox/nexudus_sandbox tests scripts benchmarks
 
 # Most of the suite waits (the tap's pacing against the sandbox runs in real time), so the
 # tests that need no Meltano run on PYTEST_WORKERS pytest-xdist workers, more than the

@@ -25,9 +25,9 @@ from typing import Any
 from benchmarks.common import md_table
 from benchmarks.harness import Report, Size, script_main
 from benchmarks.in_process import sync
-from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.schedule import (
+from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.schedule import (
     ScheduledRun,
     ScheduleReport,
     daylight_saving_schedules,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.meltano_runs import (
     ENVIRONMENT,
     ROOT,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.conftest import CliResult, run_cli, sandbox_config
 
 STREAM = "business_background_jobs"

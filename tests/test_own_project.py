@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.meltano_runs import ROOT, find_meltano, meltano_command
 
@@ -35,7 +35,7 @@ EXTRACTOR = "tap-nexudus-jobs"
 README = ROOT / "README.md"
 START, END = "<!-- own-project:start -->", "<!-- own-project:end -->"
 CHECKOUT_LINE = "TAP=/path/to/tap-nexudus-jobs"
-SANDBOX_URL = "http://127.0.0.1:8765"  # `python -m tap_nexudus_jobs.sandbox`'s default
+SANDBOX_URL = "http://127.0.0.1:8765"  # `python -m nexudus_sandbox`'s default
 JOBS = 500  # the sandbox's default, which the README promises
 INSTALL_TIMEOUT_S = 900
 

@@ -104,7 +104,7 @@ def test_every_meltano_add_names_the_plugin_last() -> None:
 def test_the_sandbox_alone_and_sample_config_are_documented() -> None:
     text = section("Quick start")
     for needed in [
-        "python -m tap_nexudus_jobs.sandbox",
+        "python -m nexudus_sandbox",
         "http://127.0.0.1:8765",
         "sandbox-token",
         "demo@example.com",

@@ -5,7 +5,7 @@ possible: ../shared/reference/nexudus-api-facts.md) sees that clock fall back 60
 at the end of summer time and jump 60 minutes ahead in spring. The tap runs here with its
 DEFAULT settings (only api_url and a token), every 20-40 minutes, on 3,000 jobs updated
 between runs and during them, on a sandbox clock the test moves (no real sleeps). The
-schedules live in tap_nexudus_jobs/sandbox/schedule.py, shared with
+schedules live in sandbox/nexudus_sandbox/schedule.py, shared with
 benchmarks/clock_jumps.py (`python -m benchmarks clock-jumps`).
 
 These tests depend on the default ``lookback_minutes`` being 60 (issue 13): at a default
@@ -19,9 +19,9 @@ import typing as t
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.schedule import (
+from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.schedule import (
     ScheduledRun,
     ScheduleReport,
     daylight_saving_schedules,

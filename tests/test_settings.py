@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.settings import api_url_problem
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.conftest import SANDBOX_TOKEN, run_cli, run_tap
@@ -183,7 +183,7 @@ def test_config_env_parses_variables_as_strictly(sandbox, tmp_path) -> None:
 
 
 def test_sample_config_runs_as_is_against_the_sandbox_on_its_default_port(tmp_path) -> None:
-    from tap_nexudus_jobs.sandbox.__main__ import DEFAULT_PORT, build_parser
+    from nexudus_sandbox.__main__ import DEFAULT_PORT, build_parser
 
     sample = json.loads((ROOT / "sample_config.json").read_text(encoding="utf-8"))
     documented = TapNexudusJobs.config_jsonschema["properties"]
