@@ -46,7 +46,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest pytest-parallel pytest-meltano other-pythons benchmarks benchmarks-quick clean distclean
+.PHONY: release help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest pytest-parallel pytest-meltano other-pythons benchmarks benchmarks-quick clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
@@ -55,6 +55,7 @@ help:
 	@echo "make typecheck        mypy tap_nexudus_jobs sandbox/nexudus_sandbox tests scripts benchmarks"
 	@echo "make pytest           the tests: pytest-parallel (no Meltano), then pytest-meltano"
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
+	@echo "make release          build the sdist and wheel into dist/ and check them (twine)"
 	@echo "make benchmarks       every figure in benchmarks/README.md (an hour or so; see there)"
 	@echo "make benchmarks-quick every benchmark at small sizes, a minute or two"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
@@ -160,6 +161,16 @@ pytest-meltano: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps bigquery-emulator
 # .venv-py3.X. Says which it ran, and skips (exit 0) when the machine has none of them.
 other-pythons: $(VENV_STAMP)
 	$(BIN)/python scripts/other_pythons.py --workers $(PYTEST_WORKERS)
+
+# The release: the tap's sdist and wheel (the wheel built from the sdist) in a clean dist/,
+# checked as the package index would (twine check --strict). The version is pyproject.toml's
+# alone; CHANGELOG.md says what it holds. tests/test_release.py builds, checks and installs
+# the same artifacts. The sandbox is not released (pip install ./sandbox from a checkout).
+release: $(VENV_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+	@ls -l dist
 
 # One command per figure set: benchmarks/README.md says which script made each figure.
 benchmarks: $(VENV_STAMP)
