@@ -150,11 +150,14 @@ def test_a_bookmark_later_than_every_job_fails_naming_it_and_the_newest_job(
     assert "Traceback" not in result.stderr
     out = messages(result)
     assert [m for m in out if m["type"] == "RECORD"] == []
-    # The only STATE is the SDK's echo of the state it started from: the bookmark stays.
-    for message in out:
-        if message["type"] == "STATE":
-            stream = message["value"]["bookmarks"][STREAM]
-            assert stream["replication_key_value"] == "9999-12-31T00:00:00+00:00"
+    # No STATE moves the bookmark (the tap does not echo the incoming state, and failed
+    # before writing one of its own): the target keeps the state it had.
+    bookmarks = [
+        m["value"]["bookmarks"][STREAM]["replication_key_value"]
+        for m in out
+        if m["type"] == "STATE"
+    ]
+    assert set(bookmarks) <= {"9999-12-31T00:00:00+00:00"}
     # The listing from the bookmark, then its two ends: three requests.
     assert len(sandbox.log_snapshot()) == 3
 

@@ -318,8 +318,16 @@ def test_the_readme_dbt_commands_build_the_models_in_the_own_project(
     database = own_project.path / "output" / "nexudus.duckdb"
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute("SELECT job_id FROM analytics.stg_nexudus_jobs").fetchall()
+        outcomes = connection.execute("SELECT count(*) FROM analytics.nexudus_job_outcomes")
+        (outcome_rows,) = t.cast("tuple[int]", outcomes.fetchone())
+        reasons = connection.execute(
+            "SELECT count(*) FROM analytics.nexudus_import_failures WHERE reason IS NOT NULL"
+        ).fetchone()
     ids = {row[0] for row in rows}
     assert ids == expected
+    # The block turns include_result_data on: without it both were empty (issue 21).
+    assert outcome_rows > 0
+    assert reasons is not None and reasons[0] > 0
     # dbt reports into the user's project, not into the checkout's package.
     results = own_project.path / "output" / "dbt-duckdb" / "target" / "run_results.json"
     statuses = {r["status"] for r in json.loads(results.read_text(encoding="utf-8"))["results"]}
