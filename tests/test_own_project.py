@@ -330,5 +330,10 @@ def test_the_readme_dbt_commands_build_the_models_in_the_own_project(
     assert reasons is not None and reasons[0] > 0
     # dbt reports into the user's project, not into the checkout's package.
     results = own_project.path / "output" / "dbt-duckdb" / "target" / "run_results.json"
-    statuses = {r["status"] for r in json.loads(results.read_text(encoding="utf-8"))["results"]}
-    assert statuses <= {"success", "pass"}
+    results_by_id = json.loads(results.read_text(encoding="utf-8"))["results"]
+    statuses = {r["status"] for r in results_by_id}
+    assert statuses <= {"success", "pass", "warn"}
+    # The one warn-level test counts ResultData that is plain text, which the sandbox sends
+    # for some failed jobs (as Nexudus may): it has rows only now that ResultData is fetched.
+    warned = {r["unique_id"].split(".")[2] for r in results_by_id if r["status"] == "warn"}
+    assert warned <= {"nexudus_job_outcomes_result_data_is_json"}
