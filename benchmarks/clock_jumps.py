@@ -36,9 +36,8 @@ from unittest import mock
 from benchmarks.common import md_table
 from benchmarks.harness import Report, Size, script_main
 from benchmarks.in_process import sync
-from tap_nexudus_jobs.record_clock import RecordClockGuard
-from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.schedule import (
+from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox.schedule import (
     ScheduledRun,
     ScheduleReport,
     clock_ahead_schedules,
@@ -46,6 +45,7 @@ from tap_nexudus_jobs.sandbox.schedule import (
     play_schedule,
     schedule_clock,
 )
+from tap_nexudus_jobs.record_clock import RecordClockGuard
 
 LOOKBACKS = (0, 60)
 STEADY_START = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)

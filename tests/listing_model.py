@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from nexudus_sandbox.data import Job
+from nexudus_sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.nexudus_api import (
     DIR_PARAM,
@@ -41,8 +43,6 @@ from tap_nexudus_jobs.nexudus_api import (
     SIZE_PARAM,
     range_filter,
 )
-from tap_nexudus_jobs.sandbox.data import Job
-from tap_nexudus_jobs.sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.walk import FetchedPage, PageRequest
 
 ToSemantics = Literal["minute", "instant"]

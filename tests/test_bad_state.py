@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.conftest import CliResult, run_cli, sandbox_config
 
 STREAM = "business_background_jobs"
@@ -93,8 +93,8 @@ def messages(result: CliResult) -> list[dict[str, t.Any]]:
 
 
 def assert_nothing_emitted_and_bookmark_kept(result: CliResult, bookmark: str) -> None:
-    """No traceback, no record, and the only STATE is the SDK's echo of the state the run
-    started from: the bookmark stays."""
+    """No traceback, no record, and no STATE that moves the bookmark: the target keeps the
+    state it had."""
     assert "Traceback" not in result.stderr
     out = messages(result)
     assert [m for m in out if m["type"] == "RECORD"] == []

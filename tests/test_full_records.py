@@ -8,8 +8,8 @@ import logging
 import pytest
 import requests
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.errors import NexudusAuthError
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import (
     LISTING_PATH,
     MOCK_LISTING,

@@ -5,7 +5,7 @@ possible: ../shared/reference/nexudus-api-facts.md) sees that clock fall back 60
 at the end of summer time and jump 60 minutes ahead in spring. The tap runs here with its
 DEFAULT settings (only api_url and a token), every 20-40 minutes, on 3,000 jobs updated
 between runs and during them, on a sandbox clock the test moves (no real sleeps). The
-schedules live in tap_nexudus_jobs/sandbox/schedule.py, shared with
+schedules live in sandbox/nexudus_sandbox/schedule.py, shared with
 benchmarks/clock_jumps.py (`python -m benchmarks clock-jumps`).
 
 These tests depend on the default ``lookback_minutes`` being 60 (issue 13): at a default
@@ -22,9 +22,8 @@ from datetime import timedelta
 
 import pytest
 
-from tap_nexudus_jobs import record_clock
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.schedule import (
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox.schedule import (
     AHEAD_START,
     ScheduledRun,
     ScheduleReport,
@@ -34,6 +33,7 @@ from tap_nexudus_jobs.sandbox.schedule import (
     play_schedule,
     schedule_clock,
 )
+from tap_nexudus_jobs import record_clock
 from tests.conftest import run_tap, sandbox_config
 
 JOBS = 3_000

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config
 
 

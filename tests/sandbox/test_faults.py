@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import requests
 
-from tap_nexudus_jobs.sandbox import PUBLISHED_LIMITS, NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.__main__ import (
+from nexudus_sandbox import PUBLISHED_LIMITS, NexudusSandbox, SandboxFaults
+from nexudus_sandbox.__main__ import (
     build_parser,
     clock_from_args,
     faults_from_args,
     main,
 )
-from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
-from tap_nexudus_jobs.sandbox.faults import FaultEngine
+from nexudus_sandbox.clock import Clock, SimulatedClock, real_clock
+from nexudus_sandbox.faults import FaultEngine
 
 LISTING = "/api/sys/businessbackgroundjobs"
 AUTH = {"Authorization": "Bearer sandbox-token"}

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.faults import SandboxFaults
+from nexudus_sandbox.server import NexudusSandbox
 
 #: One run of the tap: STATE in, (RECORD payloads, final STATE) out.
 Sync = Callable[[dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]]

@@ -32,9 +32,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tap_nexudus_jobs.nexudus_api import LISTING_PATH, TOKEN_PATH
-from tap_nexudus_jobs.sandbox.clock import Clock, real_clock
-from tap_nexudus_jobs.sandbox.data import (
+from nexudus_sandbox.clock import Clock, real_clock
+from nexudus_sandbox.data import (
     FINISHED_STATUSES,
     FIRST_ID,
     Job,
@@ -47,7 +46,7 @@ from tap_nexudus_jobs.sandbox.data import (
     result_data_for,
     seeded_rng,
 )
-from tap_nexudus_jobs.sandbox.faults import (
+from nexudus_sandbox.faults import (
     FAULT_BULK_UPDATE,
     FAULT_CHANGES,
     FAULT_GARBAGE,
@@ -59,20 +58,21 @@ from tap_nexudus_jobs.sandbox.faults import (
     SandboxFaults,
     Verdict,
 )
-from tap_nexudus_jobs.sandbox.lifecycle import (
+from nexudus_sandbox.lifecycle import (
     FAULT_STATUS_FLOW,
     add_extra_fields,
     advance_status_flow,
     status_flow_due,
 )
-from tap_nexudus_jobs.sandbox.listing import (
+from nexudus_sandbox.listing import (
     ListingError,
     UpdatedOnIndex,
     list_jobs,
     list_jobs_indexed,
     parse_listing_query,
 )
-from tap_nexudus_jobs.sandbox.tokens import TokenError, TokenStore
+from nexudus_sandbox.tokens import TokenError, TokenStore
+from tap_nexudus_jobs.nexudus_api import LISTING_PATH, TOKEN_PATH
 
 MAX_BODY_BYTES = 1 << 20
 DENIED_MESSAGE = "Authorization has been denied for this request."

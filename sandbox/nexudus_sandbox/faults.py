@@ -41,9 +41,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
-from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
-from tap_nexudus_jobs.sandbox.knobs import (
+from nexudus_sandbox.knobs import (
     LIVING_GROUP,
     extra_field,
     instant,
@@ -53,7 +51,9 @@ from tap_nexudus_jobs.sandbox.knobs import (
     probability,
     status_script,
 )
-from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
+from nexudus_sandbox.listing import TO_FILTER_MODES
+from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
+from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
 
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
