@@ -46,15 +46,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_SYSTEM_CERTS ?= 1
 export UV_NATIVE_TLS ?= 1
 
-.PHONY: help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest pytest-parallel pytest-meltano other-pythons benchmarks benchmarks-quick clean distclean
+.PHONY: release help venv meltano-install dbt-warehouses postgres-deps bigquery-emulator demo test lint typecheck pytest pytest-parallel pytest-meltano other-pythons benchmarks benchmarks-quick clean distclean
 
 help:
 	@echo "make demo             run the pipeline against the local sandbox and summarise"
 	@echo "make test             lint + typecheck + pytest (sets everything up itself)"
 	@echo "make lint             ruff check + ruff format --check"
-	@echo "make typecheck        mypy tap_nexudus_jobs tests scripts benchmarks"
+	@echo "make typecheck        mypy tap_nexudus_jobs sandbox/nexudus_sandbox tests scripts benchmarks"
 	@echo "make pytest           the tests: pytest-parallel (no Meltano), then pytest-meltano"
 	@echo "make other-pythons    unit tests on the lowest/highest other supported CPython found"
+	@echo "make release          build the sdist and wheel into dist/ and check them (twine)"
 	@echo "make benchmarks       every figure in benchmarks/README.md (an hour or so; see there)"
 	@echo "make benchmarks-quick every benchmark at small sizes, a minute or two"
 	@echo "make venv             create/refresh $(VENV) (dev deps + meltano $(MELTANO_VERSION))"
@@ -67,14 +68,16 @@ help:
 
 venv: $(VENV_STAMP)
 
-# Re-run when the dependencies (pyproject.toml) or the pinned meltano (Makefile) change.
-$(VENV_STAMP): pyproject.toml Makefile
+# Re-run when the dependencies (pyproject.toml, sandbox/pyproject.toml) or the pinned
+# meltano (Makefile) change. The tap and the sandbox (nexudus_sandbox, a distribution of
+# its own under sandbox/) are both installed editable.
+$(VENV_STAMP): pyproject.toml sandbox/pyproject.toml Makefile
 	@if [ ! -x "$(BIN)/python" ]; then \
 		echo "Creating $(VENV) with $$($(PYTHON) --version)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sandbox 'meltano==$(MELTANO_VERSION)'
 	$(BIN)/python -m pip check
 	@touch "$@"
 
@@ -138,7 +141,7 @@ lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV_STAMP)
-	$(BIN)/mypy tap_nexudus_jobs tests scripts benchmarks
+	$(BIN)/mypy tap_nexudus_jobs sandbox/nexudus_sandbox tests scripts benchmarks
 
 # Most of the suite waits (the tap's pacing against the sandbox runs in real time), so the
 # tests that need no Meltano run on PYTEST_WORKERS pytest-xdist workers, more than the
@@ -158,6 +161,16 @@ pytest-meltano: $(VENV_STAMP) $(MELTANO_STAMP) postgres-deps bigquery-emulator
 # .venv-py3.X. Says which it ran, and skips (exit 0) when the machine has none of them.
 other-pythons: $(VENV_STAMP)
 	$(BIN)/python scripts/other_pythons.py --workers $(PYTEST_WORKERS)
+
+# The release: the tap's sdist and wheel (the wheel built from the sdist) in a clean dist/,
+# checked as the package index would (twine check --strict). The version is pyproject.toml's
+# alone; CHANGELOG.md says what it holds. tests/test_release.py builds, checks and installs
+# the same artifacts. The sandbox is not released (pip install ./sandbox from a checkout).
+release: $(VENV_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+	@ls -l dist
 
 # One command per figure set: benchmarks/README.md says which script made each figure.
 benchmarks: $(VENV_STAMP)

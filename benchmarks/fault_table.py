@@ -4,7 +4,7 @@
         [--scenarios drift,bulk-update] [--clocks 0,10,-5]
 
 Runs the tap (its console script, in its own process) against the sandbox for every
-scenario in tap_nexudus_jobs/sandbox/scenarios.py under every record clock (UpdatedOn
+scenario in sandbox/nexudus_sandbox/scenarios.py under every record clock (UpdatedOn
 written at true UTC + 0, +10 and -5 hours by default), each as a pair: run 1 with the
 scenario's faults, then run 2 from run 1's final STATE on a quiet account (the knobs that
 change jobs off, every other fault still on). Prints one Markdown table per clock:
@@ -26,8 +26,8 @@ from typing import Any
 
 from benchmarks.common import ConsoleRun, md_table, ratio, run_console
 from benchmarks.harness import Report, Size, script_main
-from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
-from tap_nexudus_jobs.sandbox.scenarios import RECORD_CLOCKS, SCENARIOS, FaultScenario
+from nexudus_sandbox import NexudusSandbox, RequestLogEntry
+from nexudus_sandbox.scenarios import RECORD_CLOCKS, SCENARIOS, FaultScenario
 from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp
 
 STREAM = "business_background_jobs"

@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks.common import run_console
 from benchmarks.harness import Report, Size, script_main
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 
 LISTING = "/api/sys/businessbackgroundjobs"
 STREAM = "business_background_jobs"

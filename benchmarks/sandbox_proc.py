@@ -21,7 +21,7 @@ import json
 import sys
 from typing import Any
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 
 LISTING_PATH = "/api/sys/businessbackgroundjobs"
 

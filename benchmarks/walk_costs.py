@@ -43,7 +43,7 @@ from benchmarks.clients import unlimited_pacing
 from benchmarks.common import md_table, merge_emitted, per_job
 from benchmarks.harness import Report, Size, check, script_main
 from benchmarks.in_process import parse_stamp, sync
-from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry
+from nexudus_sandbox import NexudusSandbox, RequestLogEntry
 
 LISTING_PATH = "/api/sys/businessbackgroundjobs"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's well-known demo token

@@ -2,7 +2,7 @@
 
 What `make demo` runs (after it has created .venv and installed the Meltano plugins):
 
-1. starts the sandbox (``python -m tap_nexudus_jobs.sandbox``) on a free loopback port with
+1. starts the sandbox (``python -m nexudus_sandbox``) on a free loopback port with
    2000 jobs (seed 42), 25 of them marked "updated now";
 2. asks Meltano whether the demo pipeline already has a bookmark (incremental run) or not
    (full sync);
@@ -150,7 +150,7 @@ def running_sandbox(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
     command = [
         sys.executable,
         "-m",
-        "tap_nexudus_jobs.sandbox",
+        "nexudus_sandbox",
         "--records",
         str(args.records),
         "--seed",

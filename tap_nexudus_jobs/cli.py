@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from tap_nexudus_jobs.errors import NexudusTapError
@@ -29,8 +30,18 @@ def main() -> None:
         TapNexudusJobs.cli()
     except NexudusTapError as exc:
         # The SDK would log a traceback; the message already says everything actionable.
-        print(f"tap-nexudus-jobs: error: {exc}", file=sys.stderr)
+        report_error(f"tap-nexudus-jobs: error: {exc}")
         sys.exit(1)
+
+
+def report_error(line: str) -> None:
+    """The one error line on stderr; under Meltano (which configures the SDK's logging
+    through SINGER_SDK_LOG_CONFIG) an ERROR record, so that with the structured-logging
+    capability `meltano run` shows it at [error], not [info] under "Extractor failed"."""
+    if os.environ.get("SINGER_SDK_LOG_CONFIG"):
+        logging.getLogger(TapNexudusJobs.name).error(line)
+    else:
+        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import re
 import typing as t
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
@@ -180,14 +181,21 @@ def _semantic_problems(config: dict[str, t.Any]) -> list[str]:
         if value is None:
             continue
         try:
-            holder[key] = to_utc_iso(parse_setting_date_time(str(value)))
+            holder[key] = to_utc_iso(read_date_time_setting(str(value)))
         except ValueError as exc:
             problems.append(f"Setting '{name}' {exc}: {value!r}")
     return problems
 
 
+def read_date_time_setting(value: str) -> datetime:
+    """A date-time setting; a plain date (`2025-01-01`) is midnight UTC, as most taps read
+    it (it was refused, and every user wrote the same `T00:00:00Z` by hand)."""
+    text = value.strip()
+    return parse_setting_date_time(f"{text}T00:00:00Z" if _PLAIN_DATE.fullmatch(text) else text)
+
+
 def api_url_problem(api_url: str) -> str | None:
-    """Why `api_url` cannot be used, or None: it must be https, or http on loopback."""
+    """Why `api_url` cannot be used, or None: an https base URL (http on loopback)."""
     parts = urlsplit(str(api_url))
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return f"Setting 'api_url' is not an http(s) URL: {api_url!r}"
@@ -200,7 +208,20 @@ def api_url_problem(api_url: str) -> str | None:
             f"Setting 'api_url' uses plain http:// for a non-loopback host ({parts.hostname}); "
             "use https:// so the token is not sent in clear text"
         )
+    if api := _API_SEGMENT.search(parts.path):
+        # The endpoint's URL pasted from the docs ended in a bare 404 for its path twice.
+        base = f"{parts.scheme}://{parts.netloc}{parts.path[: api.start()]}"
+        return (
+            "Setting 'api_url' is the base URL, without Nexudus's /api/... path: "
+            f"use {base!r}, not {api_url!r}"
+        )
     return None
+
+
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Every Nexudus API path starts with /api/ (nexudus_api.py); a base URL may have a prefix
+# of its own (a proxy), but not that.
+_API_SEGMENT = re.compile(r"/api(?:/|$)")
 
 
 def _is_loopback(host: str) -> bool:

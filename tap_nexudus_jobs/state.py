@@ -8,13 +8,16 @@ The tap writes, per stream (and per business partition, under `partitions`):
         "delivered": {"result_data": false,
                       "versions": [["2026-06-11T18:12:27+00:00", [100299, 100300]]]},
         "requests_last_hour": [[1796203680, 1]],
+        "record_clock": {"lead_minutes": 0},
         "result_data_missing": [[100301, "2026-06-11T18:12:20+00:00", 1]]}}}
 
 `delivered` holds the versions delivered in the minutes the next run reads again
 (delivered.py), `requests_last_hour` the account's requests of the last hour per minute
-(budget.py), the stream's only: the hour belongs to the account, not to a partition;
-`result_data_missing` the versions emitted without ResultData because their get-one
-answered 404, [Id, UpdatedOn, runs asked], which the next runs ask again (full_records.py).
+(budget.py), the stream's only: the hour belongs to the account, not to a partition.
+`record_clock` the record clock's lead over true time (record_clock.py), per holder of a
+bookmark: each business may stamp its own local time. `result_data_missing` the versions
+emitted without ResultData because their get-one answered 404, [Id, UpdatedOn, runs
+asked], which the next runs ask again (full_records.py).
 Lists, not mappings: Meltano deep-merges mappings in state, and a merge must not bring
 back versions or minutes that were dropped.
 
@@ -32,10 +35,12 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
 from tap_nexudus_jobs.full_records import MissingResultData, bounded_missing
+from tap_nexudus_jobs.record_clock import MAX_ZONE_LEAD
 from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
 
 if t.TYPE_CHECKING:
@@ -44,6 +49,9 @@ if t.TYPE_CHECKING:
 BOOKMARK_KEY = "replication_key_value"
 DELIVERED_STATE_KEY = "delivered"
 HOUR_STATE_KEY = "requests_last_hour"
+RECORD_CLOCK_STATE_KEY = "record_clock"
+_LEAD_KEY = "lead_minutes"
+_MAX_LEAD_MINUTES = int(MAX_ZONE_LEAD.total_seconds() // 60)
 MISSING_STATE_KEY = "result_data_missing"
 # What the SDK itself keeps in a stream's (or partition's) state.
 _SDK_KEYS = frozenset(
@@ -55,8 +63,19 @@ _SDK_KEYS = frozenset(
         "replication_key_signpost",
     }
 )
-_PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY, MISSING_STATE_KEY}
-_STREAM_KEYS = _SDK_KEYS | {"partitions", DELIVERED_STATE_KEY, HOUR_STATE_KEY, MISSING_STATE_KEY}
+_PARTITION_KEYS = _SDK_KEYS | {
+    "context",
+    DELIVERED_STATE_KEY,
+    RECORD_CLOCK_STATE_KEY,
+    MISSING_STATE_KEY,
+}
+_STREAM_KEYS = _SDK_KEYS | {
+    "partitions",
+    DELIVERED_STATE_KEY,
+    HOUR_STATE_KEY,
+    RECORD_CLOCK_STATE_KEY,
+    MISSING_STATE_KEY,
+}
 # Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
 _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
@@ -68,6 +87,7 @@ class RunStart:
     bookmark: str | None
     delivered: DeliveredVersions
     hour: list[tuple[int, int]]  # the account's requests of the last hour, per minute
+    lead: timedelta | None  # the record clock's lead over true time; None: not learned yet
     missing: list[MissingResultData]  # versions whose get-one answered 404 (ResultData)
 
 
@@ -92,11 +112,13 @@ def run_start(
             (job_id, stamp) for stamp, ids in value.get("versions", []) for job_id in ids
         )
     hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
+    clock = context_state.get(RECORD_CLOCK_STATE_KEY)
+    lead = timedelta(minutes=clock[_LEAD_KEY]) if clock else None
     missing = [
         MissingResultData(job_id, stamp, tries)
         for job_id, stamp, tries in context_state.get(MISSING_STATE_KEY) or []
     ]
-    return RunStart(_bookmark_of(context_state), delivered, hour, missing)
+    return RunStart(_bookmark_of(context_state), delivered, hour, lead, missing)
 
 
 def inherited_bookmark(
@@ -116,6 +138,7 @@ def save_run_state(
     stream_state: dict[str, t.Any],
     delivered: DeliveredVersions,
     hour: list[tuple[int, int]],
+    lead: timedelta | None,
     missing: list[MissingResultData],
 ) -> None:
     """Keep what the next run needs beyond the bookmark (all bounded: see their modules)."""
@@ -125,6 +148,8 @@ def save_run_state(
         "versions": [[stamp, ids] for stamp, ids in delivered.groups()],
     }
     stream_state[HOUR_STATE_KEY] = [[minute, count] for minute, count in hour]
+    if lead is not None:
+        context_state[RECORD_CLOCK_STATE_KEY] = {_LEAD_KEY: int(lead.total_seconds() // 60)}
     kept = [[job.job_id, job.updated_on, job.tries] for job in bounded_missing(missing)]
     if kept:
         context_state[MISSING_STATE_KEY] = kept
@@ -169,6 +194,7 @@ def _check_stream(
     _known_keys(stream_state, _STREAM_KEYS, key)
     _check_bookmark(stream_state, key, replication_key)
     _check_delivered(stream_state, key)
+    _check_record_clock(stream_state, key)
     _check_missing(stream_state, key)
     _check_hour(stream_state.get(HOUR_STATE_KEY), f"{key}.{HOUR_STATE_KEY}")
     partitions = stream_state.get("partitions", [])
@@ -198,6 +224,7 @@ def _check_partition(
         _fail(f"{key}.context", context, f"names a business not in 'business_ids' ({listed})")
     _check_bookmark(partition, key, replication_key)
     _check_delivered(partition, key)
+    _check_record_clock(partition, key)
     _check_missing(partition, key)
 
 
@@ -251,6 +278,17 @@ def _version_time(entry: t.Any) -> str | None:
         return to_utc_iso(parse_setting_date_time(stamp))
     except ValueError:
         return None
+
+
+def _check_record_clock(holder: dict[str, t.Any], key: str) -> None:
+    if RECORD_CLOCK_STATE_KEY not in holder:
+        return
+    key = f"{key}.{RECORD_CLOCK_STATE_KEY}"
+    clock = _object(holder[RECORD_CLOCK_STATE_KEY], key)
+    _known_keys(clock, frozenset({_LEAD_KEY}), key)
+    lead = clock.get(_LEAD_KEY)
+    if type(lead) is not int or not 0 <= lead <= _MAX_LEAD_MINUTES:
+        _fail(f"{key}.{_LEAD_KEY}", lead, f"is not a whole number from 0 to {_MAX_LEAD_MINUTES}")
 
 
 def _check_missing(holder: dict[str, t.Any], key: str) -> None:

@@ -28,6 +28,7 @@ from tap_nexudus_jobs.nexudus_api import (
     range_filter,
 )
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
+from tap_nexudus_jobs.record_clock import RecordClockGuard
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.stall import check_reachable, newest_stamp
@@ -122,6 +123,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self._builder: RecordBuilder | None = None
         self._missing: list[MissingResultData] = []
         self.listing: ListingWalk | None = None
+        self._record_clock = RecordClockGuard(None, 0, None, self.logger.warning)
 
     @override
     def get_new_paginator(self) -> None:
@@ -143,6 +145,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
             lookback_minutes=self.lookback_minutes,
         )
         self._starting_bookmark = normalise_timestamp(start.bookmark)
+        self._record_clock = RecordClockGuard(
+            start.lead, self.lookback_minutes, self._starting_bookmark, self.logger.warning
+        )
         self._skip_before = self._start_date_cutoff(self._starting_bookmark)
         self.budget.seed(start.hour)
         delivered = start.delivered
@@ -185,6 +190,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         for page in listing.pages():
             if progress.pages == 0:
                 self._check_bookmark_reachable(run, listing)
+                self._record_clock.check_start(where=self._bookmark_key(run.context))
                 self._announce(listing, progress, full_records)
             wanted = [r for r in page.records if self._after_start_date(r)]
             done = full_records.complete(wanted) if full_records else CompletedPage(wanted)
@@ -192,6 +198,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             if done.stopped is not None:
                 # Emit the complete part; STATE claims nothing past the rest.
                 bookmark = _bookmark_before(wanted[len(done.records) :], page.bookmark, saved)
+            # Never past true time plus the record clock's lead (record_clock.py).
+            bookmark = self._record_clock.bookmark_after(done.records, bookmark, saved)
             progress.page_done(len(done.records))
             self._extracted_at = datetime.now(timezone.utc)
             yield from done.records
@@ -233,6 +241,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             starting_bookmark=self._starting_bookmark,
             log=self.logger.info,
             delivered=delivered,
+            trusted=self._record_clock.trusts,
         )
 
     def _new_fetcher(self, run: _Run) -> FullRecordFetcher:
@@ -253,6 +262,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             self.stream_state,
             delivered,
             self.budget.minute_counts(),
+            self._record_clock.lead_to_keep(),
             self._missing,
         )
 
@@ -298,6 +308,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
         response = run.send(prepared, run.context)
         run.counter.increment()
+        self._record_clock.saw_response(response.headers.get("Date"))
         return FetchedPage(listing_envelope(response))
 
     def _check_bookmark_reachable(self, run: _Run, listing: ListingWalk) -> None:
@@ -323,10 +334,15 @@ class BusinessBackgroundJobsStream(NexudusStream):
             if total > 1
             else first
         )
-        where = f"STATE bookmarks.{self.name}.{BOOKMARK_KEY}"
-        if run.context:
-            where += f" of business {run.context.get('business_id')}"
+        where = self._bookmark_key(run.context)
         check_reachable(bookmark, read_from, newest_stamp(first.records, last.records), where=where)
+
+    def _bookmark_key(self, context: Context | None) -> str:
+        """Where STATE keeps this partition's bookmark, for error lines."""
+        where = f"STATE bookmarks.{self.name}.{BOOKMARK_KEY}"
+        if context:
+            where += f" of business {context.get('business_id')}"
+        return where
 
     def _full_record(self, run: _Run, job_id: int) -> tuple[dict[str, t.Any] | None, float]:
         """Get-one for a job: its full record (None if deleted) and the round-trip time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import sys
@@ -67,7 +68,8 @@ class TapNexudusJobs(Tap):
             th.StringType,
             default="https://spaces.nexudus.com",
             title="API URL",
-            description="Base URL of the Nexudus API. Plain http:// only for loopback hosts.",
+            description="Base URL of the Nexudus API, without the /api/... path. Plain "
+            "http:// only for loopback hosts.",
         ),
         th.Property(
             "access_token",
@@ -107,8 +109,9 @@ class TapNexudusJobs(Tap):
             "start_date",
             th.DateTimeType,
             title="Start date",
-            description="ISO 8601 date-time, e.g. 2024-01-31T00:00:00Z (no offset: UTC); "
-            "jobs last updated before it are skipped. Default: all history.",
+            description="ISO 8601 date-time, e.g. 2024-01-31T00:00:00Z (no offset: UTC; "
+            "a plain date is midnight UTC); jobs last updated before it are skipped. "
+            "Default: all history.",
         ),
         th.Property(
             "page_size",
@@ -216,7 +219,7 @@ class TapNexudusJobs(Tap):
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
-        # Checked before the SDK echoes it as the run's first STATE message (sync_all).
+        # Checked before any request, and not echoed as the run's first STATE (below).
         checked = checked_state(
             state,
             stream=BusinessBackgroundJobsStream.name,
@@ -224,6 +227,12 @@ class TapNexudusJobs(Tap):
             business_ids=self.config.get("business_ids"),
         )
         super().load_state(checked)
+        # sync_all (final in the SDK) writes the incoming state as the run's first STATE,
+        # before any request. target-duckdb 0.8.0 saves only the first STATE of a run that
+        # loads no row, so a quiet run's requests (requests_last_hour) were lost. The
+        # StateWriter skips a state equal to the last one written: marking the incoming one
+        # written drops that echo, and the first STATE is one a page wrote after its requests.
+        self.state_writer._last_emitted_state = copy.deepcopy(self.state)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.listing import list_jobs, parse_listing_query
+from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox.listing import list_jobs, parse_listing_query
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tap_nexudus_jobs.timestamps import parse_timestamp
 from tests.dbt_runs import duckdb_models  # noqa: F401 - a session fixture, shared

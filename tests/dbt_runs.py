@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.records import parse_result_data
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.meltano_runs import (
     ENVIRONMENT,
     ROOT,

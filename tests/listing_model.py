@@ -13,6 +13,9 @@ the walk must be right for every answer (see ../shared/reference/nexudus-api-fac
   (a server that only tests `dir == Descending`).
 - The clock that stamps `UpdatedOn` (the record clock) is offset from true UTC by a
   number of hours the tap cannot know; stamps are rendered with a literal `Z` anyway.
+  It may jump between requests, ahead by any amount or back (`Jump`), and be put right
+  again (`Correct`); true UTC, which the model hands out as a `Date` header would, does
+  not jump.
 - The maximum `size` is unknown: `max_page_size` caps every page silently.
 
 Between requests the model applies scheduled updates (a job gets `UpdatedOn` = the
@@ -29,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from nexudus_sandbox.data import Job
+from nexudus_sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.nexudus_api import (
     DIR_PARAM,
@@ -38,8 +43,6 @@ from tap_nexudus_jobs.nexudus_api import (
     SIZE_PARAM,
     range_filter,
 )
-from tap_nexudus_jobs.sandbox.data import Job
-from tap_nexudus_jobs.sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.walk import FetchedPage, PageRequest
 
 ToSemantics = Literal["minute", "instant"]
@@ -118,7 +121,19 @@ class Create:
     count: int
 
 
-Operation = Touch | Bulk | Create
+@dataclass(frozen=True)
+class Jump:
+    """The record clock jumps `minutes` ahead (negative: back); true UTC does not."""
+
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Correct:
+    """The record clock is put right: back at the offset from true UTC it started with."""
+
+
+Operation = Touch | Bulk | Create | Jump | Correct
 Batch = tuple[Operation, ...]
 
 
@@ -189,6 +204,7 @@ class ListingModel:
         self.max_page_size = max_page_size
         self.clock = clock
         self.clock_offset = clock_offset
+        self.first_offset = clock_offset
         self.rng = rng
         self.to_semantics: ToSemantics = to_semantics
         self.ascending_dir = ascending_dir
@@ -309,16 +325,28 @@ class ListingModel:
                     offset = operation.spread_seconds * n // max(1, count - 1)
                     created += self._touch(job_id, self.clock + timedelta(seconds=offset))
                 self.clock += timedelta(seconds=operation.spread_seconds)
-            else:
+            elif isinstance(operation, Create):
                 for _ in range(operation.count):
                     created.append(self._new_version(max(ids, default=0) + 1, self.clock))
                     ids = sorted(self.current)
+            else:
+                shift = (
+                    timedelta(minutes=operation.minutes)
+                    if isinstance(operation, Jump)
+                    else self.first_offset - self.clock_offset
+                )
+                self.clock += shift
+                self.clock_offset += shift
         return created
 
     def _touch(self, job_id: int, stamp: datetime) -> list[Version]:
         # A second update within the same second leaves UpdatedOn as it was: to a
         # listing (and to the tap) that is the same version, so no new one is recorded.
         if self.current[job_id].updated_on == stamp:
+            return []
+        # After a clock jump, a write may repeat the stamp of an older version of the job:
+        # to a listing that is the old version again, which the model does not track.
+        if (job_id, stamp) in self._by_key:
             return []
         return [self._new_version(job_id, stamp)]
 

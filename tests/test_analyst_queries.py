@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.records import parse_result_data
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.dbt_runs import MODEL_JOBS, DuckDBModels
 from tests.meltano_runs import ROOT
 

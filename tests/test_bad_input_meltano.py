@@ -19,11 +19,12 @@ import subprocess
 import time
 import typing as t
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.meltano_runs import (
     ENVIRONMENT,
     ROOT,
@@ -44,6 +45,7 @@ class Project:
     path: Path
     env: dict[str, str]
     meltano: Path
+    sandbox: NexudusSandbox
 
     def cmd(
         self, *args: str, env: dict[str, str] | None = None
@@ -91,12 +93,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Project]:
             }
         )
         (path / "output").mkdir()
-        yield Project(path, env, find_meltano())
+        yield Project(path, env, find_meltano(), sandbox)
 
 
 def tap_errors(result: subprocess.CompletedProcess[str]) -> list[str]:
     output = result.stdout + result.stderr
-    return [line for line in output.splitlines() if "tap-nexudus-jobs: error:" in line]
+    lines = [line for line in output.splitlines() if "tap-nexudus-jobs: error:" in line]
+    # At Meltano's [error] level, next to its own "Extractor failed" (it was [info] before
+    # the plugin declared the structured-logging capability).
+    assert all("[error" in line for line in lines), lines
+    return lines
 
 
 @pytest.mark.parametrize(
@@ -136,9 +142,9 @@ def test_an_unreachable_bookmark_fails_the_run_and_stays(project: Project) -> No
     assert result.returncode != 0
     (line,) = tap_errors(result)
     assert "The bookmark 9999-12-31T00:00:00+00:00" in line
-    # The SDK echoes the starting state (in the tap's form) before reading: the same bookmark.
+    # The run wrote no STATE (the tap does not echo the incoming one): Meltano kept it.
     saved = project.state()["singer_state"]["bookmarks"][STREAM]
-    assert saved["replication_key_value"] == "9999-12-31T00:00:00+00:00"
+    assert saved["replication_key_value"] == "9999-12-31T00:00:00Z"
 
 
 def test_an_unknown_setting_in_meltano_yml_is_named(project: Project) -> None:
@@ -261,3 +267,50 @@ def test_a_tap_stopped_by_a_signal_fails_the_meltano_run_and_the_next_run_loses_
             for row in path.read_text().splitlines()
         ]
         assert {row["Id"] for row in rows} == sandbox.served_ids()
+
+
+def test_a_job_stamped_2099_is_loaded_warned_about_and_holds_no_bookmark(project: Project) -> None:
+    """Issue 19 through `meltano run`: the job is loaded as written, one WARNING names it,
+    the saved bookmark stays behind it, and a job updated afterwards is loaded next run."""
+    stray, later = sorted(project.sandbox.served_ids())[:2]
+    project.sandbox.touch([stray], at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    cleared = project.cmd("state", "clear", "--force", STATE_ID)
+    assert cleared.returncode == 0, cleared.stderr
+
+    first = project.run()
+
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-3000:]
+    warned = [line for line in output.splitlines() if "stamped ahead of true time" in line]
+    assert len(warned) == 1, output[-3000:]
+    assert f"{stray} (UpdatedOn 2099-01-01T00:00:00+00:00, " in warned[0]
+    saved = project.state()["singer_state"]["bookmarks"][STREAM]["replication_key_value"]
+    assert saved < "2098"
+
+    project.sandbox.touch([later])
+    second = project.run()
+
+    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    rows = [
+        json.loads(row)
+        for written in (project.path / "output").glob(f"{STREAM}*.jsonl")
+        for row in written.read_text(encoding="utf-8").splitlines()
+    ]
+    current = project.sandbox.current_versions()[later].replace("Z", "+00:00")
+    assert any(r["Id"] == later and r["UpdatedOn"] == current for r in rows)
+
+
+def test_a_bookmark_past_any_time_zone_fails_the_run_and_stays(project: Project) -> None:
+    """A bookmark an earlier version left on a job stamped 2099, which is still listed."""
+    stray = min(project.sandbox.served_ids())
+    project.sandbox.touch([stray], at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    state = {"bookmarks": {STREAM: {"replication_key_value": "2099-01-01T00:00:00Z"}}}
+    project.set_state(state)
+
+    result = project.run()
+
+    assert result.returncode != 0
+    (line,) = tap_errors(result)
+    assert "further than any time zone (UTC+14)" in line
+    saved = project.state()["singer_state"]["bookmarks"][STREAM]
+    assert saved["replication_key_value"] == "2099-01-01T00:00:00+00:00"

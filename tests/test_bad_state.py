@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.conftest import CliResult, run_cli, sandbox_config
 
 STREAM = "business_background_jobs"
@@ -67,6 +67,15 @@ BAD_STATES: dict[str, tuple[t.Any, str]] = {
         stream_state(result_data_missing={"5": 1}),
         f"State key 'bookmarks.{STREAM}.result_data_missing' is not a list of [Id, UpdatedOn",
     ),
+    "record clock damaged": (
+        stream_state(replication_key_value=GOOD_BOOKMARK, record_clock={"lead_minutes": 900}),
+        f"State key 'bookmarks.{STREAM}.record_clock.lead_minutes' is not a whole number "
+        "from 0 to 840: 900",
+    ),
+    "record clock of another shape": (
+        stream_state(record_clock={"lead": 60}),
+        f"State key 'bookmarks.{STREAM}.record_clock.lead' is not a key this tap writes",
+    ),
     "partition not configured": (
         stream_state(partitions=[{"context": {"business_id": 5}}]),
         f"State key 'bookmarks.{STREAM}.partitions[0].context' is a business partition, but "
@@ -89,6 +98,18 @@ def error_lines(result: CliResult) -> list[str]:
 
 def messages(result: CliResult) -> list[dict[str, t.Any]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def assert_nothing_emitted_and_bookmark_kept(result: CliResult, bookmark: str) -> None:
+    """No traceback, no record, and no STATE that moves the bookmark: the target keeps the
+    state it had."""
+    assert "Traceback" not in result.stderr
+    out = messages(result)
+    assert [m for m in out if m["type"] == "RECORD"] == []
+    for message in out:
+        if message["type"] == "STATE":
+            stream = message["value"]["bookmarks"][STREAM]
+            assert stream["replication_key_value"] == bookmark
 
 
 @pytest.mark.parametrize("case", sorted(BAD_STATES))
@@ -155,14 +176,7 @@ def test_a_bookmark_later_than_every_job_fails_naming_it_and_the_newest_job(
     assert "The bookmark 9999-12-31T00:00:00+00:00" in line
     assert f"the newest is updated {newest}" in line
     assert "meltano state clear STATE_ID" in line
-    assert "Traceback" not in result.stderr
-    out = messages(result)
-    assert [m for m in out if m["type"] == "RECORD"] == []
-    # The only STATE is the SDK's echo of the state it started from: the bookmark stays.
-    for message in out:
-        if message["type"] == "STATE":
-            stream = message["value"]["bookmarks"][STREAM]
-            assert stream["replication_key_value"] == "9999-12-31T00:00:00+00:00"
+    assert_nothing_emitted_and_bookmark_kept(result, "9999-12-31T00:00:00+00:00")
     # The listing from the bookmark, then its two ends: three requests.
     assert len(sandbox.log_snapshot()) == 3
 
@@ -184,6 +198,33 @@ def test_a_record_clock_that_ran_ahead_and_came_back_is_caught(
     (line,) = error_lines(second)
     assert f"The bookmark {(now + timedelta(hours=3)).isoformat()}" in line
     assert f"the newest is updated {now.isoformat()}" in line
+
+
+def test_a_bookmark_further_ahead_than_any_time_zone_fails_naming_the_way_out(
+    sandbox: NexudusSandbox, tmp_path: Path
+) -> None:
+    """A STATE an earlier version left at a job stamped 2099 (issue 19): the job is still
+    listed, so the listing is not empty, but every job updated since is out of reach."""
+    sandbox.touch([100001], at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    state = stream_state(replication_key="UpdatedOn", replication_key_value="2099-01-01T00:00:00Z")
+
+    result = run_with_state(sandbox, tmp_path, state)
+
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert "The bookmark 2099-01-01T00:00:00+00:00" in line
+    assert "ahead of true time (" in line
+    assert "from Nexudus's Date header), further than any time zone (UTC+14)" in line
+    assert "`meltano state set`" in line
+    assert "meltano state clear STATE_ID" in line
+    assert_nothing_emitted_and_bookmark_kept(result, "2099-01-01T00:00:00+00:00")
+    # Clearing it works now: the job stamped 2099 is emitted, the bookmark stays behind it.
+    cleared = run_with_state(sandbox, tmp_path, {})
+    assert cleared.exit_code == 0, cleared.stderr
+    assert 100001 in [m["record"]["Id"] for m in messages(cleared) if m["type"] == "RECORD"]
+    final = [m["value"] for m in messages(cleared) if m["type"] == "STATE"][-1]
+    assert final["bookmarks"][STREAM]["replication_key_value"] < "2098"
+    assert "stamped ahead of true time" in cleared.stderr
 
 
 def test_an_account_that_lists_no_job_has_nothing_to_lose(tmp_path: Path) -> None:

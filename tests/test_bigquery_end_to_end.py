@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.records import parse_result_data
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.bigquery_emulator import BigQueryEmulator, running_emulators
 from tests.fresh_project import FreshProject
 from tests.meltano_runs import ROOT

@@ -11,6 +11,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.budget import (
     MINUTE_SECONDS,
@@ -19,7 +20,6 @@ from tap_nexudus_jobs.budget import (
     RequestBudgetSpent,
 )
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.state import HOUR_STATE_KEY
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.conftest import (

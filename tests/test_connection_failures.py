@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.budget import RequestBudgetSpent
 from tap_nexudus_jobs.errors import NexudusConnectionError
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.conftest import (
     MOCK_LISTING,
     job,

@@ -6,7 +6,7 @@ import atexit
 
 from singer_sdk.testing import get_tap_test_class
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.conftest import SANDBOX_TOKEN
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.delivered import MAX_DELIVERED_VERSIONS, DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.state import checked_state
 from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp, to_utc_iso
 from tests.conftest import LISTING_PATH, TapRun, run_tap, sandbox_config

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import (
     LISTING_PATH,
     ids_in_listing_order,

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.meltano_runs import check_plugins_installed, find_meltano, meltano_run
 
 pytestmark = pytest.mark.meltano  # runs Meltano pipelines

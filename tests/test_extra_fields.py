@@ -6,8 +6,8 @@ import json
 import logging
 import typing as t
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.records import RecordBuilder
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 from tests.conftest import MOCK_LISTING, TapRun, job, mock_config, page, run_tap, sandbox_config
 

@@ -12,15 +12,15 @@ import math
 
 import pytest
 
-from tap_nexudus_jobs import retries
-from tap_nexudus_jobs.sandbox import NexudusSandbox, RequestLogEntry, SandboxFaults
-from tap_nexudus_jobs.sandbox.scenarios import (
+from nexudus_sandbox import NexudusSandbox, RequestLogEntry, SandboxFaults
+from nexudus_sandbox.scenarios import (
     DRIFT_SCENARIOS,
     RECORD_CLOCKS,
     SCENARIOS,
     FaultScenario,
     scenario,
 )
+from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.timestamps import floor_to_minute, parse_timestamp
 from tests.conftest import LISTING_PATH, TapRun, run_cli, run_tap, with_ids_normalised
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 import requests
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.errors import NexudusAuthError
 from tap_nexudus_jobs.full_records import (
     MAX_MISSING_JOBS,
@@ -15,7 +16,6 @@ from tap_nexudus_jobs.full_records import (
     MissingResultData,
     bounded_missing,
 )
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import (
     LISTING_PATH,
     MOCK_LISTING,

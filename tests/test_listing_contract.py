@@ -17,7 +17,15 @@ checks what a downstream table relies on:
    starting bookmark).
 3. After a quiet run (nothing changes during it), every job's current version has been
    emitted, the last version emitted of each Id is its current one, and no Id is ever
-   emitted in an older version after a newer one.
+   emitted in an older version after a newer one ("older" as written, not as stamped: a
+   record clock put right stamps a newer version earlier).
+
+The record clock may jump ahead by any amount and be put right again (`Jump`,
+`Correct`): each page's bookmark then goes through the tap's record-clock bound
+(record_clock.py) with the model's true UTC as the `Date` header, and the lead it learns
+is carried from run to run as STATE carries it. A jump ahead in run 1, before any lead
+is known, is one further than any time zone (a write stamped decades ahead); in run 2 it
+is any jump the bound can see (more than its hour of slack).
 4. Bounded work: a run sends at most 4 * (ceil(jobs / page size) + 1) + 4 * updates + 10
    requests, so a walk that livelocks under churn fails instead of hanging.
 """
@@ -36,13 +44,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tap_nexudus_jobs.errors import NexudusResponseError
+from tap_nexudus_jobs.record_clock import RecordClockGuard
 from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
-from tap_nexudus_jobs.walk import ListingPage, ListingWalk
+from tap_nexudus_jobs.walk import FetchedPage, ListingPage, ListingWalk, PageRequest
 from tests.listing_model import (
     Batch,
     Bulk,
+    Correct,
     Create,
+    Jump,
     ListingModel,
+    Operation,
     TieOrder,
     ToSemantics,
     Touch,
@@ -166,6 +178,7 @@ class Ledger:
         self.emitted: set[Key] = set(self.earlier)
         self.sequence: list[tuple[int, Key]] = []  # (run number, version), in emit order
         self.runs: list[Run] = []
+        self.lead: timedelta | None = None  # the record clock's lead, as STATE keeps it
 
     # -- running -----------------------------------------------------------------------
 
@@ -175,24 +188,34 @@ class Ledger:
         self.runs.append(run)
         model.schedule(batches)
         model.max_requests = run.start + HARD_CAP
+        clock = RecordClockGuard(self.lead, self.scenario.lookback, bookmark, run.log.append)
+
+        def fetch(request: PageRequest) -> FetchedPage:
+            fetched = model.fetch(request)
+            clock.saw_time(model.true_utc)  # the response's Date header
+            return fetched
+
         walk = ListingWalk(
-            model.fetch,
+            fetch,
             normalise,
             start=parse_timestamp(bookmark) if bookmark else None,
             lookback_minutes=self.scenario.lookback,
             page_size=self.scenario.page_size,
             starting_bookmark=bookmark,
             log=run.log.append,
+            trusted=clock.trusts,
         )
         try:
             for page in walk.pages():
-                self._take(run, page)
+                held = clock.bookmark_after(page.records, page.bookmark, run.final_bookmark)
+                self._take(run, ListingPage(page.records, held))
         except NexudusResponseError as error:
             # The model keeps every promise of the envelope: stopping here is a false alarm
             # (no loss, but a sync that cannot finish on a legitimate account).
             self.fail(run, f"the walk stopped on a well-formed listing: {error}")
         model.stop_updates()
         run.end = model.request_count
+        self.lead = clock.lead_to_keep()
         return run
 
     def _take(self, run: Run, page: ListingPage) -> None:
@@ -264,7 +287,7 @@ class Ledger:
                 newer = [
                     v
                     for v in model.versions_of(version.job_id)
-                    if v.updated_on > version.updated_on
+                    if v.created_at > version.created_at
                 ]
                 if any(v.key in emitted_then for v in newer):
                     continue
@@ -303,9 +326,10 @@ class Ledger:
                 f"after the quiet run, current versions never emitted: {_versions(not_emitted)}",
             )
         newest: dict[int, tuple[int, Key]] = {}
+        written = {v.key: v.created_at for v in self.model.history}
         for number, key in self.sequence:
             seen = newest.get(key[0])
-            if seen is not None and key[1] < seen[1][1]:
+            if seen is not None and written[key] < written[seen[1]]:
                 self.fail(
                     self.runs[number - 1],
                     f"#{key[0]} emitted at {key[1]} (run {number}) after its newer version "
@@ -376,12 +400,57 @@ def _note_coverage(ledger: Ledger) -> None:
 
 # -- strategies ---------------------------------------------------------------------------
 
+# A write stamped about 70 years ahead (2096 and on): past any time zone from the start.
+FAR_AHEAD_MINUTES = 70 * 365 * 24 * 60
+
+
+def _busy(
+    changes: Sequence[st.SearchStrategy[Operation]], jump: st.SearchStrategy[Operation]
+) -> st.SearchStrategy[tuple[Batch, ...]]:
+    """Batch i lands right after the run's request i; an empty batch is a quiet gap. The
+    record clock may jump ahead and be put right (`Correct`) between any two requests."""
+    operation = st.one_of(*changes, jump, st.just(Correct()))
+    batch = st.one_of(st.just(()), st.lists(operation, min_size=1, max_size=2)).map(tuple)
+    return st.lists(batch, min_size=1, max_size=15).map(tuple)
+
+
+def _jumps_seen_after_run_1(offset: timedelta) -> st.SearchStrategy[Operation]:
+    """Jumps ahead the record-clock bound sees in run 2: run 1's recent jobs showed it the
+    lead unless the clock is behind UTC (then only a jump past any time zone is seen)."""
+    if offset < timedelta(0):
+        return st.just(Jump(FAR_AHEAD_MINUTES))
+    return st.sampled_from([90, 600, 24 * 60, FAR_AHEAD_MINUTES]).map(Jump)
+
+
 # Whole hours either side of UTC, and the odd half/quarter-hour zones.
 OFFSET_MINUTES = st.one_of(
     st.just(0),
     st.integers(-12, 14).map(lambda hours: hours * 60),
     st.sampled_from([330, 345, -210, 570]),
 )
+
+
+def _changes(page_size: int) -> tuple[st.SearchStrategy[Operation], ...]:
+    """Updates between requests: a few jobs, a bulk update of more than a page, jobs
+    leaving from behind the walk, new jobs (touches twice as likely)."""
+    touch = st.builds(Touch, st.lists(st.integers(0, 1000), min_size=1, max_size=5).map(tuple))
+    bulk = st.builds(
+        Bulk,
+        st.integers(0, 1000),
+        st.integers(page_size + 1, 3 * page_size + 2),
+        st.sampled_from([0, 0, 5, 30, 59, 60, 118]),
+        st.booleans(),
+    )
+    # A few of the least recently updated jobs: they leave from behind the walk.
+    oldest = st.builds(
+        Bulk,
+        st.integers(0, 3),
+        st.integers(1, page_size + 1),
+        st.sampled_from([0, 30, 60, 118]),
+        st.just(True),
+    )
+    create = st.builds(Create, st.integers(1, 3))
+    return (touch, touch, bulk, oldest, create)
 
 
 @st.composite
@@ -406,30 +475,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     stamps = list(zip(ids, times, strict=True))
     clock = max(times) + timedelta(seconds=draw(st.integers(0, 90)))
 
-    touch = st.builds(Touch, st.lists(st.integers(0, 1000), min_size=1, max_size=5).map(tuple))
-    bulk = st.builds(
-        Bulk,
-        st.integers(0, 1000),
-        st.integers(page_size + 1, 3 * page_size + 2),
-        st.sampled_from([0, 0, 5, 30, 59, 60, 118]),
-        st.booleans(),
-    )
-    # A few of the least recently updated jobs: they leave from behind the walk.
-    oldest = st.builds(
-        Bulk,
-        st.integers(0, 3),
-        st.integers(1, page_size + 1),
-        st.sampled_from([0, 30, 60, 118]),
-        st.just(True),
-    )
-    create = st.builds(Create, st.integers(1, 3))
-    # Batch i lands right after the run's request i; an empty batch is a quiet gap.
-    batch = st.one_of(
-        st.just(()), st.lists(st.one_of(touch, touch, bulk, oldest, create), min_size=1, max_size=2)
-    ).map(tuple)
-    busy = st.lists(batch, min_size=1, max_size=15).map(tuple)
-    run1 = draw(st.one_of(st.just(()), busy))
-    run2 = draw(st.one_of(st.just(()), busy))
+    changes = _changes(page_size)
+    run1 = draw(st.one_of(st.just(()), _busy(changes, st.just(Jump(FAR_AHEAD_MINUTES)))))
+    run2 = draw(st.one_of(st.just(()), _busy(changes, _jumps_seen_after_run_1(offset))))
 
     bookmark_pick = draw(st.one_of(st.none(), st.integers(0, len(stamps) - 1)))
     starting_bookmark = None

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from nexudus_sandbox.data import Job
+from nexudus_sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.sandbox.data import Job
-from tap_nexudus_jobs.sandbox.listing import ListingQuery, list_jobs, parse_listing_query
 from tap_nexudus_jobs.timestamps import floor_to_minute, normalise_timestamp, parse_timestamp
 from tap_nexudus_jobs.walk import (
     FetchedPage,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.faults import TimestampFormat
-from tap_nexudus_jobs.sandbox.schedule import parse_instant
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox.faults import TimestampFormat
+from nexudus_sandbox.schedule import parse_instant
 from tests.conftest import run_cli, sandbox_config
 
 RECORDS, PAGE_SIZE = 700, 100

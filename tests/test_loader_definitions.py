@@ -22,7 +22,7 @@ import duckdb
 import pytest
 import yaml
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 from tests.fresh_project import LOADERS, FreshProject, definition_file
 from tests.test_postgres_end_to_end import PostgresServer, running_postgres

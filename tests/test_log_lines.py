@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.conftest import sandbox_config
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs import nexudus_api
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.settings import FILTER_KEYS
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config

@@ -10,8 +10,8 @@ import json
 import logging
 import typing as t
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs import output
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.conftest import job, mock_config, run_cli, run_tap, sandbox_config, serve_listing
 
 HALF_AN_EMOJI = "Imported 3 rows for Zo\u00eb \ud83d"

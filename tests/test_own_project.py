@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.meltano_runs import ROOT, find_meltano, meltano_command
 
@@ -35,7 +35,7 @@ EXTRACTOR = "tap-nexudus-jobs"
 README = ROOT / "README.md"
 START, END = "<!-- own-project:start -->", "<!-- own-project:end -->"
 CHECKOUT_LINE = "TAP=/path/to/tap-nexudus-jobs"
-SANDBOX_URL = "http://127.0.0.1:8765"  # `python -m tap_nexudus_jobs.sandbox`'s default
+SANDBOX_URL = "http://127.0.0.1:8765"  # `python -m nexudus_sandbox`'s default
 JOBS = 500  # the sandbox's default, which the README promises
 INSTALL_TIMEOUT_S = 900
 
@@ -318,9 +318,22 @@ def test_the_readme_dbt_commands_build_the_models_in_the_own_project(
     database = own_project.path / "output" / "nexudus.duckdb"
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute("SELECT job_id FROM analytics.stg_nexudus_jobs").fetchall()
+        outcomes = connection.execute("SELECT count(*) FROM analytics.nexudus_job_outcomes")
+        (outcome_rows,) = t.cast("tuple[int]", outcomes.fetchone())
+        reasons = connection.execute(
+            "SELECT count(*) FROM analytics.nexudus_import_failures WHERE reason IS NOT NULL"
+        ).fetchone()
     ids = {row[0] for row in rows}
     assert ids == expected
+    # The block turns include_result_data on: without it both were empty (issue 21).
+    assert outcome_rows > 0
+    assert reasons is not None and reasons[0] > 0
     # dbt reports into the user's project, not into the checkout's package.
     results = own_project.path / "output" / "dbt-duckdb" / "target" / "run_results.json"
-    statuses = {r["status"] for r in json.loads(results.read_text(encoding="utf-8"))["results"]}
-    assert statuses <= {"success", "pass"}
+    results_by_id = json.loads(results.read_text(encoding="utf-8"))["results"]
+    statuses = {r["status"] for r in results_by_id}
+    assert statuses <= {"success", "pass", "warn"}
+    # The one warn-level test counts ResultData that is plain text, which the sandbox sends
+    # for some failed jobs (as Nexudus may): it has rows only now that ResultData is fetched.
+    warned = {r["unique_id"].split(".")[2] for r in results_by_id if r["status"] == "warn"}
+    assert warned <= {"nexudus_job_outcomes_result_data_is_json"}

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.walk import ListingWindow, PageRequest
 from tap_nexudus_jobs.walk.checks import PageRead, repeated_page
 from tests.conftest import (

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.dbt_runs import (
     WITH_RESULT_DATA,
     ExpectedFailure,

@@ -104,7 +104,7 @@ def test_every_meltano_add_names_the_plugin_last() -> None:
 def test_the_sandbox_alone_and_sample_config_are_documented() -> None:
     text = section("Quick start")
     for needed in [
-        "python -m tap_nexudus_jobs.sandbox",
+        "python -m nexudus_sandbox",
         "http://127.0.0.1:8765",
         "sandbox-token",
         "demo@example.com",
@@ -144,7 +144,9 @@ CODE_MAP = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
 
 def test_the_code_map_names_files_that_exist() -> None:
     text = CODE_MAP[CODE_MAP.index("## Code map") :]
-    paths = re.findall(r"`((?:tap_nexudus_jobs|tests|scripts|plugins|transform)[\w/.\-]*)`", text)
+    paths = re.findall(
+        r"`((?:tap_nexudus_jobs|sandbox|tests|scripts|plugins|transform)[\w/.\-]*)`", text
+    )
     assert len(paths) > 20
     for path in paths:
         assert (ROOT / path).exists(), path
@@ -152,8 +154,8 @@ def test_the_code_map_names_files_that_exist() -> None:
 
 def test_the_code_map_names_every_module_of_the_package() -> None:
     text = CODE_MAP[CODE_MAP.index("## Code map") :]
-    package = ROOT / "tap_nexudus_jobs"
-    for module in sorted(package.rglob("*.py")):
+    packages = [ROOT / "tap_nexudus_jobs", ROOT / "sandbox" / "nexudus_sandbox"]
+    for module in sorted(m for package in packages for m in package.rglob("*.py")):
         if module.name in {"__init__.py", "__main__.py"}:
             continue
         relative = module.relative_to(ROOT).as_posix()
@@ -171,3 +173,42 @@ def test_jsonl_appending_is_said_where_a_new_user_looks() -> None:
     jsonl = warehouses[warehouses.index("### JSON lines") : warehouses.index("### DuckDB")]
     assert "appends" in jsonl
     assert "one line per version" in jsonl
+
+
+def pip_url_guard(text: str) -> str:
+    (line,) = [line for line in text.splitlines() if "NEXUDUS_TAP_PIP_URL:-" in line]
+    return line.lstrip("# ")
+
+
+def test_the_own_project_steps_stop_on_an_unset_pip_url_before_meltano_does(
+    tmp_path: Path,
+) -> None:
+    """Unset, `meltano install` printed only uv's usage text; the guard line names it."""
+    definition = (ROOT / "plugins" / "extractors" / "tap-nexudus-jobs.yml").read_text()
+    guard = pip_url_guard(section("Use it in your own Meltano project"))
+    assert guard == pip_url_guard(definition)
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def run(dotenv: str | None, **variables: str) -> subprocess.CompletedProcess[str]:
+        if dotenv is not None:
+            (tmp_path / ".env").write_text(dotenv)
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", guard],
+            cwd=tmp_path,
+            env={**env, **variables},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    for missing in [run(None), run("OTHER=1\n"), run("NEXUDUS_TAP_PIP_URL=\n")]:
+        assert missing.returncode != 0
+        assert missing.stderr.strip() == "set NEXUDUS_TAP_PIP_URL in .env first"
+    assert run("NEXUDUS_TAP_PIP_URL=/src/tap-nexudus-jobs\n").returncode == 0
+    (tmp_path / ".env").unlink()
+    assert run(None, NEXUDUS_TAP_PIP_URL="tap-nexudus-jobs==0.1.0").returncode == 0
+
+
+def test_transform_readme_runs_no_duckdb_command_that_is_not_there() -> None:
+    transform = (ROOT / "transform" / "README.md").read_text(encoding="utf-8")
+    assert not re.search(r"`duckdb \S", transform)

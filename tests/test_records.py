@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.records import RecordBuilder
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 from tests.conftest import (
     MOCK_LISTING,

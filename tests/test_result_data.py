@@ -7,8 +7,8 @@ import typing as t
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.records import parse_result_data
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tests.conftest import (
     LISTING_PATH,
     MOCK_LISTING,

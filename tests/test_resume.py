@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import LISTING_PATH, run_tap, sandbox_config
 
 

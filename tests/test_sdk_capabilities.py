@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tests.conftest import TapRun, run_tap, sandbox_config
 
 STREAM = "business_background_jobs"

@@ -7,10 +7,10 @@ import ast
 import re
 import typing as t
 
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.auth import NexudusPasswordAuthenticator
 from tap_nexudus_jobs.client import NexudusStream
 from tap_nexudus_jobs.output import BufferedMsgSpecWriter
-from tap_nexudus_jobs.sandbox import NexudusSandbox
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.meltano_runs import ROOT

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 
 PASSWORD = "Pa55-word-never-shown"
 TOTP = "914275"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs.settings import api_url_problem
 from tap_nexudus_jobs.tap import TapNexudusJobs
 from tests.conftest import SANDBOX_TOKEN, run_cli, run_tap
@@ -28,7 +28,7 @@ from tests.meltano_runs import ROOT
         ({"start_date": "2024-13-01"}, "'start_date' is not a valid date"),
         ({"start_date": "01/02/2024"}, "'start_date' is not an ISO 8601 date-time"),
         ({"start_date": "1 Jan 2024"}, "'start_date' is not an ISO 8601 date-time"),
-        ({"start_date": "2024-01-01"}, "write 2024-01-01T00:00:00Z"),
+        ({"start_date": "2024-02-30"}, "'start_date' is not a valid date-time"),
         ({"start_date": "2024-02-30T00:00:00Z"}, "'start_date' is not a valid date-time"),
         ({"page_size": "1,000"}, "'page_size' is not a whole number"),
         ({"include_result_data": "yes please"}, "'include_result_data' is not true or false"),
@@ -44,6 +44,12 @@ from tests.meltano_runs import ROOT
         ({"api_url": "spaces.nexudus.com"}, "'api_url' is not an http(s) URL"),
         ({"api_url": "ftp://spaces.nexudus.com"}, "'api_url' is not an http(s) URL"),
         ({"api_url": "http://spaces.nexudus.com"}, "'api_url' uses plain http://"),
+        # The endpoint's URL, as the docs show it: was a bare 404 for the path twice over.
+        (
+            {"api_url": "https://spaces.nexudus.com/api/sys/businessbackgroundjobs"},
+            "use 'https://spaces.nexudus.com', not",
+        ),
+        ({"api_url": "https://spaces.nexudus.com/api/"}, "without Nexudus's /api/... path"),
         ({"lookback_minutes": -5}, "'lookback_minutes'"),
         ({"requests_per_minute": 0}, "'requests_per_minute'"),
     ],
@@ -87,6 +93,13 @@ def test_https_or_loopback_http_is_accepted(url) -> None:
     assert api_url_problem(url) is None
 
 
+def test_a_base_url_may_have_a_prefix_of_its_own_but_not_the_api_path() -> None:
+    assert api_url_problem("https://proxy.example.com/nexudus") is None
+    assert api_url_problem("https://proxy.example.com/nexudus/apis") is None
+    problem = api_url_problem("http://127.0.0.1:8765/nexudus/api/token") or ""
+    assert "use 'http://127.0.0.1:8765/nexudus', not" in problem
+
+
 @pytest.mark.parametrize("url", ["http://10.0.0.5", "http://nexudus.example.com:80"])
 def test_plain_http_elsewhere_is_refused(url) -> None:
     assert "plain http://" in (api_url_problem(url) or "")
@@ -116,6 +129,9 @@ def test_bad_business_ids_give_one_clear_line(sandbox, tmp_path, settings, named
         ("2024-01-31T08:15", "2024-01-31T08:15:00+00:00"),
         ("2024-01-31 08:15:30+02:00", "2024-01-31T06:15:30+00:00"),
         ("2024-01-31T08:15:30.5-0500", "2024-01-31T13:15:30.500000+00:00"),
+        # A plain date is midnight UTC, as most taps read it (it was refused).
+        ("2025-01-01", "2025-01-01T00:00:00+00:00"),
+        (" 2025-01-01 ", "2025-01-01T00:00:00+00:00"),
     ],
 )
 def test_iso_8601_start_dates_are_read_exactly(typed, expected) -> None:
@@ -183,7 +199,7 @@ def test_config_env_parses_variables_as_strictly(sandbox, tmp_path) -> None:
 
 
 def test_sample_config_runs_as_is_against_the_sandbox_on_its_default_port(tmp_path) -> None:
-    from tap_nexudus_jobs.sandbox.__main__ import DEFAULT_PORT, build_parser
+    from nexudus_sandbox.__main__ import DEFAULT_PORT, build_parser
 
     sample = json.loads((ROOT / "sample_config.json").read_text(encoding="utf-8"))
     documented = TapNexudusJobs.config_jsonschema["properties"]

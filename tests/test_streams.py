@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap, sandbox_config
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
 from tests.conftest import MOCK_API, MOCK_LISTING, TapRun, job, mock_config, page, run_tap
 
 TOKEN_PATH = "/api/token"

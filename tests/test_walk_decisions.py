@@ -14,6 +14,7 @@ from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.walk import FetchedPage
 from tap_nexudus_jobs.walk import decisions as decide
+from tap_nexudus_jobs.walk.checks import check_to_filter
 from tap_nexudus_jobs.walk.knowledge import (
     Claim,
     ClockProof,
@@ -192,6 +193,26 @@ def test_the_probe_finishes_a_window_when_it_listed_every_newer_job() -> None:
     late = Probe(minute(0), 40, page((2, at(9)), (3, at(10))).records, False)
     resume, newest = decide.window_finished(ServerHabits(100), ClockProof(probe=late), minute(9))
     assert (resume, newest) == (decide.Resume("anchor", minute(9)), None)
+
+
+def test_a_probe_with_jobs_stamped_ahead_does_not_finish_a_window() -> None:
+    # Issue 19: put right, a record clock moves such a job earlier, maybe into a minute
+    # already read, so its probed version may be stale: the walk reads on instead.
+    probed = page((1, at(8)), (2, at(9)), (3, at(10)), (4, "2099-01-01T00:00:00+00:00"))
+    clock = decide.with_probe(ClockProof(), minute(0), probed, probed, doubted=1)
+    assert clock.probe is not None
+    assert clock.probe.doubted == 1
+    resume, newest = decide.window_finished(ServerHabits(100), clock, minute(9))
+    assert (resume, newest) == (decide.Resume("anchor", minute(9)), None)
+
+
+def test_jobs_stamped_ahead_are_no_proof_that_to_was_ignored() -> None:
+    probed = page((1, at(8)), (2, at(12)), (3, "2099-01-01T00:00:00+00:00"), total=6)
+    probe = decide.with_probe(ClockProof(), minute(0), probed, probed, doubted=1).probe
+    # The window [0, 10] may hold 5: job 3, put right, may have moved into it.
+    check_to_filter(probe, 5, minute(0), minute(10))
+    with pytest.raises(NexudusResponseError, match="ignored to_BusinessBackgroundJob"):
+        check_to_filter(probe, 6, minute(0), minute(10))
 
 
 def test_when_to_covers_the_whole_minute_the_window_is_re_anchored_past_it() -> None:

@@ -5,7 +5,10 @@ is offset-paged and sorted by `UpdatedOn`, which shifts while the tap reads it (
 updated job moves to the end, every later job moves up one place), and nothing promises
 that jobs with equal `UpdatedOn` come back in the same order twice. Nor is the clock
 that writes `UpdatedOn` documented (UTC? local time labelled `Z`?), so the walk never
-uses the `Date` header or any clock: it trusts only what the records show.
+uses the `Date` header or any clock: it trusts only what the records show. The stream
+tells it which stamps lie further ahead of true time than the record clock runs
+(record_clock.py, from the `Date` header): those prove nothing of the record clock, since
+a clock put right moves such a job earlier, not later.
 
 1. Re-anchor. Page 1 of `from=<minute>` is a fresh query, so it cannot have shifted:
    every job before the page's last minute is on it. The walk goes on from that last

@@ -78,11 +78,12 @@ def check_to_filter(probe: Probe | None, total: int | None, start: datetime, end
     """Before trusting a closed window: it must leave out the newest jobs listed.
 
     The probe listed the open listing from `start`: the window `[start, end]` can hold
-    no more than that, less the probe's jobs after `end` (they can only move later).
+    no more than that, less the probe's jobs after `end` (they can only move later; not
+    the ones stamped ahead of true time, which a clock put right moves earlier).
     """
     if probe is None or probe.floor != start or probe.total_items is None or total is None:
         return
-    outside = sum(1 for stamp in probe.stamps if minute(stamp) > end)
+    outside = sum(1 for stamp in probe.stamps if minute(stamp) > end) - probe.doubted
     most = probe.total_items - outside
     if outside and total > most:
         msg = (

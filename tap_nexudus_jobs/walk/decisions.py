@@ -120,16 +120,21 @@ def id_order(ids: list[int]) -> Order:
 
 
 def with_probe(
-    clock: ClockProof, floor: datetime | None, last: FetchedPage, page: FetchedPage
+    clock: ClockProof,
+    floor: datetime | None,
+    last: FetchedPage,
+    page: FetchedPage,
+    *,
+    doubted: int = 0,
 ) -> ClockProof:
     """Keep `last` (the last page from `floor`) as the probe; the first bounds the run.
 
     The newest job is on the last page of an ascending listing and on page 1 of a
     descending one, so the bound (`stop_after`) is the newest of `last` and `page`:
-    right in either order.
+    right in either order. `doubted`: how many of `last`'s jobs are stamped ahead.
     """
     envelope = last.envelope
-    probe = Probe(floor, envelope.total_items, last.records, envelope.has_next_page)
+    probe = Probe(floor, envelope.total_items, last.records, envelope.has_next_page, doubted)
     seen = probe.stamps + stamps(page.records)
     stop_after = clock.stop_after
     if stop_after is None and seen:
@@ -156,9 +161,10 @@ def newest_from_probe(probe: Probe | None, end: datetime) -> list[Record] | None
 
     The probe was the listing's last page: when it starts before minute `end`, it held
     every job of `end` and later. Jobs updated since have newer versions at or after
-    the probe's newest job, in minutes the bookmark leaves to the next run.
+    the probe's newest job, in minutes the bookmark leaves to the next run. Not when
+    some are stamped ahead: put right, such a job moves earlier, so they are read again.
     """
-    if probe is None or probe.has_next_page or probe.total_items is None:
+    if probe is None or probe.has_next_page or probe.total_items is None or probe.doubted:
         return None
     probed = probe.stamps
     if not probed or minute(probed[0]) >= end:

@@ -46,6 +46,9 @@ class Probe:
     total_items: int | None
     records: list[Record]
     has_next_page: bool
+    # Its jobs stamped ahead of true time (record_clock.py): they prove no clock, and a
+    # clock put right moves them earlier, not later.
+    doubted: int = 0
 
     @property
     def stamps(self) -> list[str]:

@@ -67,15 +67,19 @@ class ListingWalk:
         starting_bookmark: str | None = None,
         log: Callable[[str], None] = lambda _message: None,
         delivered: Iterable[tuple[int, str]] = (),
+        trusted: Callable[[str], bool] = lambda _stamp: True,
     ) -> None:
         """`normalise` returns the record to emit, `UpdatedOn` in comparable UTC form.
 
         `delivered`: versions (Id, UpdatedOn) earlier runs emitted in the minutes this
-        walk re-reads; they are not emitted again.
+        walk re-reads; they are not emitted again. `trusted`: False for an `UpdatedOn`
+        stamped further ahead of true time than the record clock runs (record_clock.py):
+        it proves nothing of how far the record clock has got.
         """
         self._fetch_raw = fetch
         self._normalise = normalise
         self._log = log
+        self._trusted = trusted
         #: Where the listing is read from: the start's minute less the lookback (None: all).
         self.read_from = floor_to_minute(start) - ONE_MINUTE * lookback_minutes if start else None
         # What the walk knows (knowledge.py): replaced only with what a decision returns.
@@ -310,7 +314,7 @@ class ListingWalk:
         probe = self._fetch(request, verify_order=False)
         order = decide.last_page_order(fetched.records, probe.records)
         if order != "descending":
-            self._clock = decide.with_probe(self._clock, window.start, probe, fetched)
+            self._clock = self._with_probe(window.start, probe, fetched)
         return order
 
     def _id_order(self, window: ListingWindow, direction: int) -> decide.Order:
@@ -326,15 +330,25 @@ class ListingWalk:
         last = fetched
         if pages is not None and pages >= 2:
             last = self._fetch(PageRequest(ListingWindow(floor), pages, self._sort.direction))
-        self._clock = decide.with_probe(self._clock, floor, last, fetched)
+        self._clock = self._with_probe(floor, last, fetched)
 
     def _probe_from(self, start: datetime, fetched: FetchedPage) -> None:
         """The last page of the open listing from `start`, where a closed walk would begin."""
         for page in decide.probe_pages_from(start, fetched, self._habits.size):
             probe = self._fetch(PageRequest(ListingWindow(start), page, self._sort.direction))
             if probe.records:
-                self._clock = decide.with_probe(self._clock, start, probe, fetched)
+                self._clock = self._with_probe(start, probe, fetched)
                 return
+
+    def _with_probe(
+        self, floor: datetime | None, last: FetchedPage, page: FetchedPage
+    ) -> ClockProof:
+        doubted = len(last.records) - len(self._trusted_only(last.records))
+        return decide.with_probe(self._clock, floor, last, page, doubted=doubted)
+
+    def _trusted_only(self, records: list[Record]) -> list[Record]:
+        """The records whose `UpdatedOn` may prove the record clock (all without one)."""
+        return [r for r in records if (stamp := r.get("UpdatedOn")) is None or self._trusted(stamp)]
 
     # -- every request goes through here -----------------------------------------------
 
@@ -353,7 +367,7 @@ class ListingWalk:
         if verify_order:
             self._sort = decide.sort_after_page(self._sort, records, request.page, request.order_by)
             check_inside(records, request)
-        self._clock = decide.clock_after_page(self._clock, records)
+        self._clock = decide.clock_after_page(self._clock, self._trusted_only(records))
         self._habits = decide.habits_after_page(self._habits, fetched)
         return fetched
 

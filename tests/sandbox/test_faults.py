@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import requests
 
-from tap_nexudus_jobs.sandbox import PUBLISHED_LIMITS, NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.__main__ import (
+from nexudus_sandbox import PUBLISHED_LIMITS, NexudusSandbox, SandboxFaults
+from nexudus_sandbox.__main__ import (
     build_parser,
     clock_from_args,
     faults_from_args,
     main,
 )
-from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
-from tap_nexudus_jobs.sandbox.faults import FaultEngine
+from nexudus_sandbox.clock import Clock, SimulatedClock, real_clock
+from nexudus_sandbox.faults import FaultEngine
 
 LISTING = "/api/sys/businessbackgroundjobs"
 AUTH = {"Authorization": "Bearer sandbox-token"}
@@ -824,7 +824,17 @@ FALL_BACK = datetime(2026, 10, 25, 1, 0, tzinfo=timezone.utc)  # end of summer t
         {"record_clock_jump_minutes": -60},  # no instant: would never jump
         {"record_clock_jump_at": FALL_BACK},  # no minutes: would not jump
         {"record_clock_jump_at": datetime(2026, 10, 25, 1), "record_clock_jump_minutes": -60},
-        {"record_clock_jump_at": FALL_BACK, "record_clock_jump_minutes": 24 * 60 + 1},
+        {"record_clock_jump_at": FALL_BACK, "record_clock_jump_minutes": 100 * 366 * 24 * 60 + 1},
+        # A jump that ends before it starts, or ends without having started.
+        {
+            "record_clock_jump_at": FALL_BACK,
+            "record_clock_jump_minutes": 600,
+            "record_clock_jump_until": FALL_BACK,
+        },
+        {"record_clock_jump_until": FALL_BACK},
+        {"stray_write_at": FALL_BACK},  # no stamp: would write nothing stray
+        {"stray_write_stamp": datetime(2099, 1, 1, tzinfo=timezone.utc)},
+        {"stray_write_at": datetime(2026, 10, 25), "stray_write_stamp": FALL_BACK},  # naive
         {"timestamp_format": "millis"},
         {"throttle_status": 503},
         {"retry_after_format": "minutes"},
@@ -882,6 +892,47 @@ def test_record_clock_jumps_at_the_chosen_instant(minutes: int) -> None:
     assert stamps[third] == after.strftime("%Y-%m-%dT%H:%M:%SZ")
     # The Date header is the injected clock's true UTC, untouched by the record clock.
     assert parsedate_to_datetime(response.headers["Date"]) == FALL_BACK
+
+
+def test_a_record_clock_jump_of_any_size_ends_at_the_chosen_instant() -> None:
+    # Issue 19: ten hours ahead for half an hour, then corrected.
+    sandbox, clock = clocked(
+        record_clock_jump_at=FALL_BACK,
+        record_clock_jump_minutes=600,
+        record_clock_jump_until=FALL_BACK + timedelta(minutes=30),
+    )
+    first, second, third = sorted(sandbox.served_ids())[:3]
+    with sandbox:
+        clock.set(FALL_BACK)
+        sandbox.touch([first])
+        clock.set(FALL_BACK + timedelta(minutes=29, seconds=59))
+        sandbox.touch([second])
+        clock.set(FALL_BACK + timedelta(minutes=30))
+        sandbox.touch([third])
+        stamps = sandbox.current_versions()
+    assert stamps[first] == "2026-10-25T11:00:00Z"
+    assert stamps[second] == "2026-10-25T11:29:59Z"
+    assert stamps[third] == "2026-10-25T01:30:00Z"
+    # A century ahead is a jump the knob takes too.
+    assert SandboxFaults(record_clock_jump_at=FALL_BACK, record_clock_jump_minutes=52_560_000)
+
+
+def test_one_stray_write_gets_the_far_future_stamp_once() -> None:
+    stray = datetime(2099, 1, 1, tzinfo=timezone.utc)
+    sandbox, clock = clocked(
+        stray_write_at=FALL_BACK.isoformat(),
+        stray_write_stamp=stray,
+    )
+    first, second, third = sorted(sandbox.served_ids())[:3]
+    with sandbox:
+        sandbox.touch([first])  # before the instant: the record clock's now
+        clock.set(FALL_BACK)
+        sandbox.touch([second])
+        sandbox.touch([third])
+        stamps = sandbox.current_versions()
+    assert stamps[first] == "2026-10-25T00:30:00Z"
+    assert stamps[second] == "2099-01-01T00:00:00Z"
+    assert stamps[third] == "2026-10-25T01:00:00Z"
 
 
 def test_the_changes_knob_and_new_jobs_follow_the_jumped_record_clock() -> None:

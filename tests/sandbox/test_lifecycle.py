@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults
-from tap_nexudus_jobs.sandbox.__main__ import build_parser, faults_from_args
-from tap_nexudus_jobs.sandbox.data import FIELDS
-from tap_nexudus_jobs.sandbox.lifecycle import FAULT_STATUS_FLOW, status_flow_due
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
+from nexudus_sandbox.__main__ import build_parser, faults_from_args
+from nexudus_sandbox.data import FIELDS
+from nexudus_sandbox.lifecycle import FAULT_STATUS_FLOW, status_flow_due
 
 LISTING = "/api/sys/businessbackgroundjobs"
 AUTH = {"Authorization": "Bearer sandbox-token"}

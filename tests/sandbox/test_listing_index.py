@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults, generate_jobs
-from tap_nexudus_jobs.sandbox.data import make_job, render_job, seeded_rng
-from tap_nexudus_jobs.sandbox.listing import (
+from nexudus_sandbox import NexudusSandbox, SandboxFaults, generate_jobs
+from nexudus_sandbox.data import make_job, render_job, seeded_rng
+from nexudus_sandbox.listing import (
     UpdatedOnIndex,
     list_jobs,
     list_jobs_indexed,

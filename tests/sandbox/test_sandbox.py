@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults, generate_jobs
+from nexudus_sandbox.data import FIELDS
 from tap_nexudus_jobs.nexudus_api import ENVELOPE_FIELDS
-from tap_nexudus_jobs.sandbox import NexudusSandbox, SandboxFaults, generate_jobs
-from tap_nexudus_jobs.sandbox.data import FIELDS
 
 LISTING = "/api/sys/businessbackgroundjobs"
 AUTH = {"Authorization": "Bearer sandbox-token"}
@@ -548,7 +548,7 @@ def test_stop_closes_keep_alive_connections() -> None:
 
 def test_cli_port_file_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     port_file = tmp_path / "sandbox.url"
-    command = [sys.executable, "-m", "tap_nexudus_jobs.sandbox", "--records", "40"]
+    command = [sys.executable, "-m", "nexudus_sandbox", "--records", "40"]
     command += ["--seed", "8", "--port", "0", "--port-file", str(port_file), "--touch", "3"]
     command += ["--record-clock-offset-hours", "-5", "--date-header", "missing"]
     process = subprocess.Popen(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tap_nexudus_jobs.sandbox import NexudusSandbox
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.schedule import ScheduledRun, play_schedule
+from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.schedule import ScheduledRun, play_schedule
 
 START = datetime(2026, 10, 24, 23, 0, tzinfo=timezone.utc)
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.faults import SandboxFaults
+from nexudus_sandbox.server import NexudusSandbox
 
 #: One run of the tap: STATE in, (RECORD payloads, final STATE) out.
 Sync = Callable[[dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]]
@@ -47,7 +47,8 @@ class ScheduledRun:
     #: Jobs updated between the previous run and this one, one at a time at instants
     #: spread evenly over the interval (seeded choice).
     updates_before: int = 0
-    #: The sandbox's faults during this run (None: leave them as they are). Switch the
+    #: The sandbox's faults from the end of the previous run, through the updates before
+    #: this one, to the end of this run (None: leave them as they are). Switch the
     #: ``changes_*`` knobs on for jobs changing mid-run; the record clock knobs too.
     faults: SandboxFaults | None = None
 
@@ -140,10 +141,11 @@ def play_schedule(
         clock.advance(timedelta(seconds=seconds_per_listing))
 
     for run in runs:
-        if clock() < run.at:
-            _spread_updates(sandbox, clock, run.at, run.updates_before, rng)
+        # A run's faults hold from the interval before it: a record clock stamps it too.
         if run.faults is not None:
             sandbox.faults = run.faults
+        if clock() < run.at:
+            _spread_updates(sandbox, clock, run.at, run.updates_before, rng)
         at_start = _versions(sandbox)
         requests_before = sandbox.listing_requests
         sandbox.on_listing_request = tick
@@ -238,4 +240,64 @@ def daylight_saving_schedules() -> dict[str, list[ScheduledRun]]:
             LONDON_WINTER, minutes_from(SPRING_FORWARD, *every_40)
         ),
         "spring-forward during a run": runs_crossing(LONDON_WINTER, SPRING_FORWARD),
+    }
+
+
+#: The runs of issue 19: an hourly-ish schedule on a quiet autumn day.
+AHEAD_START = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+#: A far-future stamp one broken write leaves behind.
+STRAY_STAMP = datetime(2099, 1, 1, tzinfo=timezone.utc)
+
+
+def ahead_then_corrected(hours: float = 10, **knobs: Any) -> SandboxFaults:
+    """A record clock ``hours`` ahead from 10 to 65 minutes after ``AHEAD_START`` (the
+    second run reads while it is ahead), then corrected."""
+    return SandboxFaults(
+        record_clock_jump_at=AHEAD_START + timedelta(minutes=10),
+        record_clock_jump_minutes=round(hours * 60),
+        record_clock_jump_until=AHEAD_START + timedelta(minutes=65),
+        seed=31,
+        **knobs,
+    )
+
+
+def one_stray_write(stamp: datetime = STRAY_STAMP, **knobs: Any) -> SandboxFaults:
+    """The first job written 10 minutes or more after ``AHEAD_START`` is stamped ``stamp``."""
+    return SandboxFaults(
+        stray_write_at=AHEAD_START + timedelta(minutes=10),
+        stray_write_stamp=stamp,
+        seed=32,
+        **knobs,
+    )
+
+
+#: How long before its first run a schedule's clock starts (:func:`schedule_clock`): the
+#: first run's ``updates_before`` land in that time.
+WARM_UP = timedelta(hours=1)
+
+
+def schedule_clock(runs: Sequence[ScheduledRun]) -> SimulatedClock:
+    """The clock to play ``runs`` on: it starts ``WARM_UP`` before the first run."""
+    return SimulatedClock(runs[0].at - WARM_UP)
+
+
+def hourly_after(
+    faults: SandboxFaults, updates: Sequence[int] = (10, 25, 25)
+) -> list[ScheduledRun]:
+    """A full run at ``AHEAD_START`` of an account in use (5 jobs updated in the hour
+    before it), then a run every hour with ``updates`` jobs updated before each (issue
+    19's sequences)."""
+    runs = [ScheduledRun(AHEAD_START, updates_before=5, faults=faults)]
+    runs += [
+        ScheduledRun(AHEAD_START + timedelta(hours=n), updates_before=count)
+        for n, count in enumerate(updates, 1)
+    ]
+    return runs
+
+
+def clock_ahead_schedules(**knobs: Any) -> dict[str, list[ScheduledRun]]:
+    """Issue 19's two sequences (``knobs``: more faults for both, e.g. no Date header)."""
+    return {
+        "10 h ahead, then corrected": hourly_after(ahead_then_corrected(**knobs)),
+        "one job stamped 2099": hourly_after(one_stray_write(**knobs), (25, 25, 25)),
     }

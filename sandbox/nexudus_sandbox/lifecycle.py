@@ -21,13 +21,13 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
-from tap_nexudus_jobs.sandbox.data import seeded_rng
+from nexudus_sandbox.data import seeded_rng
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-    from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+    from nexudus_sandbox.faults import SandboxFaults
+    from nexudus_sandbox.server import NexudusSandbox
 
 #: Name written to ``RequestLogEntry.fault`` for a listing request the flow ran before.
 FAULT_STATUS_FLOW = "status-flow"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tap_nexudus_jobs.sandbox`` (http://127.0.0.1:8765, 500 jobs).
+"""Command line: ``python -m nexudus_sandbox`` (http://127.0.0.1:8765, 500 jobs).
 
 Prints one ``Nexudus sandbox listening on URL (N jobs, seed S)`` line and the credentials
 it accepts, optionally writes the URL to ``--port-file`` (for Makefiles), and serves until
@@ -21,11 +21,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tap_nexudus_jobs.nexudus_api import PUBLISHED_LIMITS
-from tap_nexudus_jobs.sandbox.clock import Clock, SimulatedClock, real_clock
-from tap_nexudus_jobs.sandbox.data import seeded_rng
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-from tap_nexudus_jobs.sandbox.knobs import (
+from nexudus_sandbox.clock import Clock, SimulatedClock, real_clock
+from nexudus_sandbox.data import seeded_rng
+from nexudus_sandbox.faults import SandboxFaults
+from nexudus_sandbox.knobs import (
     FAULTS_GROUP,
     LIVING_GROUP,
     CliSpec,
@@ -33,7 +32,8 @@ from tap_nexudus_jobs.sandbox.knobs import (
     default_of,
     instant,
 )
-from tap_nexudus_jobs.sandbox.server import NexudusSandbox
+from nexudus_sandbox.server import NexudusSandbox
+from tap_nexudus_jobs.nexudus_api import PUBLISHED_LIMITS
 
 #: The port sample_config.json and the demo environment's fallback api_url expect.
 DEFAULT_PORT = 8765
@@ -101,7 +101,7 @@ def faults_from_args(args: argparse.Namespace) -> SandboxFaults:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's options; defaults match ``NexudusSandbox``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tap_nexudus_jobs.sandbox",
+        prog="python -m nexudus_sandbox",
         description="Serve a local emulator of the Nexudus BusinessBackgroundJobs API.",
     )
     parser.add_argument("--records", type=int, default=500, help="number of jobs (default 500)")

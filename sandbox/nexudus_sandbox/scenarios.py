@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
+from nexudus_sandbox.faults import SandboxFaults
 
 #: Record clocks the drift scenarios run under, in hours from true UTC (the Date
 #: header): the same clock, a business whose UpdatedOn runs 10 h ahead, and local time

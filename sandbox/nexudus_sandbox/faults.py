@@ -22,11 +22,12 @@ on get-one) and on the listing route ``changes_every``/``changes_per_burst``,
 
 Knobs that change what a served answer means rather than whether one is served:
 ``record_clock_offset_hours`` and ``record_clock_jump_*`` (the clock that writes
-UpdatedOn/CreatedOn), ``timestamp_format`` (how those are written), ``date_header`` (the
-HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort values), ``to_filter``
-(what a ``to_`` range bound includes), ``ignore_page_by_id`` (paging by Id ignored), and
-``throttle_status``/``retry_after_format`` (how throttling is answered). ``purge_*``
-deletes jobs between listing requests.
+UpdatedOn/CreatedOn; a jump may end, ``record_clock_jump_until``), ``stray_write_*``
+(one write stamped far off, e.g. in 2099), ``timestamp_format`` (how those are written),
+``date_header`` (the HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort
+values), ``to_filter`` (what a ``to_`` range bound includes), ``ignore_page_by_id``
+(paging by Id ignored), and ``throttle_status``/``retry_after_format`` (how throttling is
+answered). ``purge_*`` deletes jobs between listing requests.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
-from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
-from tap_nexudus_jobs.sandbox.knobs import (
+from nexudus_sandbox.knobs import (
     LIVING_GROUP,
     extra_field,
     instant,
@@ -53,7 +52,9 @@ from tap_nexudus_jobs.sandbox.knobs import (
     probability,
     status_script,
 )
-from tap_nexudus_jobs.sandbox.listing import TO_FILTER_MODES
+from nexudus_sandbox.listing import TO_FILTER_MODES
+from tap_nexudus_jobs.nexudus_api import DIR_CONVENTIONS, PUBLISHED_LIMITS
+from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTLES
 
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
@@ -79,8 +80,9 @@ THROTTLE_STATUSES: tuple[int, ...] = tuple(sorted(int(status) for status in DOCU
 WRONG_DATE_OFFSET = timedelta(hours=7)
 #: Real time zones span UTC-12 to UTC+14; a day either way covers any misconfiguration.
 MAX_RECORD_CLOCK_OFFSET_HOURS = 24.0
-#: A jump of a day either way covers any daylight saving change or misconfiguration.
-MAX_RECORD_CLOCK_JUMP_MINUTES = 24 * 60
+#: A jump of any size a clock can make (a century either way), daylight saving changes
+#: and clocks set to the wrong day or year alike.
+MAX_RECORD_CLOCK_JUMP_MINUTES = 100 * 366 * 24 * 60
 
 #: What an answer over a limit looks like (the limit_* knobs' help).
 _OVER_LIMIT = "more get 409 + Retry-After (seconds until a slot frees) and an empty body"
@@ -259,6 +261,31 @@ class SandboxFaults:
         help="minutes the record clock jumps: -60 falls back an hour, 60 springs forward",
         metavar="N",
     )
+    #: From this true-UTC instant on, the jump is over: the record clock is back where it
+    #: was before ``record_clock_jump_at`` (a clock that ran ahead and was corrected, or
+    #: ran behind and was put right). None: the jump lasts. Needs the jump knobs.
+    record_clock_jump_until: datetime | None = knob(
+        None,
+        help="from this true-UTC instant on, the record clock jump is over (corrected)",
+        parse=instant,
+        metavar="ISO",
+    )
+    #: One write under a broken clock: the first job the sandbox stamps at or after the
+    #: true-UTC instant ``stray_write_at`` (``touch``/``add_jobs`` without ``at``,
+    #: ``changes_*``, ``bulk_update_*``) gets UpdatedOn ``stray_write_stamp`` instead of
+    #: the record clock's now, e.g. 2099-01-01. Once per sandbox; both or neither.
+    stray_write_at: datetime | None = knob(
+        None,
+        help="the first write at or after this true-UTC instant is stamped --stray-write-stamp",
+        parse=instant,
+        metavar="ISO",
+    )
+    stray_write_stamp: datetime | None = knob(
+        None,
+        help="the UpdatedOn that one stray write gets (e.g. 2099-01-01T00:00:00Z)",
+        parse=instant,
+        metavar="ISO",
+    )
     #: How UpdatedOn/CreatedOn are written in the listing and get-one (one of
     #: ``TIMESTAMP_FORMATS``). Stored values stay whole seconds; "ticks" adds a fraction
     #: that grows with Id, so rendered values sort exactly as the server sorts.
@@ -405,17 +432,24 @@ class SandboxFaults:
             raise ValueError("status_flow_every, _per_burst and _minutes must be >= 0")
         self.extra_fields = dict(self.extra_fields)
 
-    def _check_record_clock_jump(self) -> None:
-        raw: object = self.record_clock_jump_at
+    def _instant_knob(self, name: str) -> datetime | None:
+        """An instant knob as an aware datetime (None stays None), set back on the field."""
+        raw: object = getattr(self, name)
         if isinstance(raw, str):
             # Faults given as JSON (benchmarks/sandbox_proc.py) name the instant in ISO 8601.
             try:
-                self.record_clock_jump_at = datetime.fromisoformat(raw)
+                raw = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             except ValueError:
-                raise ValueError(f"record_clock_jump_at {raw!r} is not ISO 8601") from None
-        at, minutes = self.record_clock_jump_at, self.record_clock_jump_minutes
-        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
-            raise ValueError("record_clock_jump_at must be an aware datetime (true UTC)")
+                raise ValueError(f"{name} {raw!r} is not ISO 8601") from None
+            setattr(self, name, raw)
+        if raw is not None and (not isinstance(raw, datetime) or raw.tzinfo is None):
+            raise ValueError(f"{name} must be an aware datetime (true UTC)")
+        return raw
+
+    def _check_record_clock_jump(self) -> None:
+        at = self._instant_knob("record_clock_jump_at")
+        until = self._instant_knob("record_clock_jump_until")
+        minutes = self.record_clock_jump_minutes
         if not isinstance(minutes, int) or abs(minutes) > MAX_RECORD_CLOCK_JUMP_MINUTES:
             raise ValueError(
                 "record_clock_jump_minutes must be a whole number between "
@@ -424,6 +458,11 @@ class SandboxFaults:
         # Half a jump would silently do nothing: say so instead.
         if (at is None) != (minutes == 0):
             raise ValueError("record_clock_jump_at and record_clock_jump_minutes go together")
+        if until is not None and (at is None or until <= at):
+            raise ValueError("record_clock_jump_until needs record_clock_jump_at before it")
+        stray_at = self._instant_knob("stray_write_at")
+        if (stray_at is None) != (self._instant_knob("stray_write_stamp") is None):
+            raise ValueError("stray_write_at and stray_write_stamp go together")
 
     def _check_formats(self) -> None:
         if self.timestamp_format not in TIMESTAMP_FORMATS:
@@ -438,8 +477,8 @@ class SandboxFaults:
     def record_clock_shift(self, now: datetime) -> timedelta:
         """How far the record clock is from true UTC at true-UTC instant ``now``."""
         shift = self.record_clock_offset
-        at = self.record_clock_jump_at
-        if at is not None and now >= at:
+        at, until = self.record_clock_jump_at, self.record_clock_jump_until
+        if at is not None and now >= at and (until is None or now < until):
             shift += timedelta(minutes=self.record_clock_jump_minutes)
         return shift
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, overload
 
+from nexudus_sandbox.data import FIELDS, Job, render_job
 from tap_nexudus_jobs.nexudus_api import (
     DEFAULT_ORDER_FIELD,
     DEFAULT_PAGE_SIZE,
@@ -32,7 +33,6 @@ from tap_nexudus_jobs.nexudus_api import (
     equality_filter,
 )
 from tap_nexudus_jobs.nexudus_api import EQUALITY_FILTERS as _DOCUMENTED_FILTERS
-from tap_nexudus_jobs.sandbox.data import FIELDS, Job, render_job
 
 __all__ = ["DEFAULT_PAGE_SIZE", "DIR_CONVENTIONS", "ENTITY"]
 #: What a ``to_`` bound includes: the whole named minute, or only up to its first instant.

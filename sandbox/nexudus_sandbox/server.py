@@ -32,9 +32,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tap_nexudus_jobs.nexudus_api import LISTING_PATH, TOKEN_PATH
-from tap_nexudus_jobs.sandbox.clock import Clock, real_clock
-from tap_nexudus_jobs.sandbox.data import (
+from nexudus_sandbox.clock import Clock, real_clock
+from nexudus_sandbox.data import (
     FINISHED_STATUSES,
     FIRST_ID,
     Job,
@@ -47,7 +46,7 @@ from tap_nexudus_jobs.sandbox.data import (
     result_data_for,
     seeded_rng,
 )
-from tap_nexudus_jobs.sandbox.faults import (
+from nexudus_sandbox.faults import (
     FAULT_BULK_UPDATE,
     FAULT_CHANGES,
     FAULT_GARBAGE,
@@ -59,20 +58,21 @@ from tap_nexudus_jobs.sandbox.faults import (
     SandboxFaults,
     Verdict,
 )
-from tap_nexudus_jobs.sandbox.lifecycle import (
+from nexudus_sandbox.lifecycle import (
     FAULT_STATUS_FLOW,
     add_extra_fields,
     advance_status_flow,
     status_flow_due,
 )
-from tap_nexudus_jobs.sandbox.listing import (
+from nexudus_sandbox.listing import (
     ListingError,
     UpdatedOnIndex,
     list_jobs,
     list_jobs_indexed,
     parse_listing_query,
 )
-from tap_nexudus_jobs.sandbox.tokens import TokenError, TokenStore
+from nexudus_sandbox.tokens import TokenError, TokenStore
+from tap_nexudus_jobs.nexudus_api import LISTING_PATH, TOKEN_PATH
 
 MAX_BODY_BYTES = 1 << 20
 DENIED_MESSAGE = "Authorization has been denied for this request."
@@ -533,6 +533,8 @@ class NexudusSandbox:
         self._next_id = max(self.jobs, default=FIRST_ID - 1) + 1
         self._server: _SandboxServer | None = None
         self._thread: threading.Thread | None = None
+        #: True once the ``stray_write_*`` knobs' one write has happened.
+        self.stray_written = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -599,6 +601,16 @@ class NexudusSandbox:
         now = self.clock()
         return (now + self.faults.record_clock_shift(now)).replace(microsecond=0)
 
+    def _write_stamp(self) -> datetime:
+        """The stamp of a write whose time the sandbox picks: :meth:`record_now`, or once,
+        from ``stray_write_at`` on, ``stray_write_stamp`` (one write under a broken clock)."""
+        faults = self.faults
+        stray, due = faults.stray_write_stamp, faults.stray_write_at
+        if stray is None or due is None or self.stray_written or self.clock() < due:
+            return self.record_now()
+        self.stray_written = True
+        return _utc_seconds(stray)
+
     def current_versions(self) -> dict[int, str]:
         """Id -> UpdatedOn as the API renders it, to compare with what a tap emitted."""
         with self.lock:
@@ -619,8 +631,8 @@ class NexudusSandbox:
         changes nothing) if any Id is not served.
         """
         wanted = list(ids)
-        when = _utc_seconds(at) if at is not None else self.record_now()
         with self.lock:
+            when = _utc_seconds(at) if at is not None else self._write_stamp()
             missing = [job_id for job_id in wanted if job_id not in self.jobs]
             if missing:
                 raise KeyError(f"unknown job ids: {missing}")
@@ -648,9 +660,9 @@ class NexudusSandbox:
         ``at`` as in :meth:`touch` (default :meth:`record_now`); ``status`` gives them all
         that Status (default: drawn like generated jobs').
         """
-        when = _utc_seconds(at) if at is not None else self.record_now()
         added: list[int] = []
         with self.lock:
+            when = _utc_seconds(at) if at is not None else self._write_stamp()
             for _ in range(count):
                 job_id = self._next_id
                 self._next_id += 1
@@ -724,7 +736,7 @@ class NexudusSandbox:
         with self.lock:
             chosen = self._fault_engine.pick_bulk_update(faults, list(self.jobs))
             if chosen:
-                self.touch(chosen, at=self.record_now())
+                self.touch(chosen, at=self._write_stamp())
         return bool(chosen)
 
     def issued_secrets(self) -> set[str]:

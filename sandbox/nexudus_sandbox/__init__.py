@@ -9,11 +9,11 @@ Pass ``clock=SimulatedClock(start)`` to move its time by hand (scheduled runs wi
 sleeping); ``SandboxFaults`` makes it misbehave like the real API may.
 """
 
+from nexudus_sandbox.clock import SimulatedClock
+from nexudus_sandbox.data import generate_jobs
+from nexudus_sandbox.faults import SandboxFaults
+from nexudus_sandbox.server import NexudusSandbox, RequestLogEntry
 from tap_nexudus_jobs.nexudus_api import PUBLISHED_LIMITS
-from tap_nexudus_jobs.sandbox.clock import SimulatedClock
-from tap_nexudus_jobs.sandbox.data import generate_jobs
-from tap_nexudus_jobs.sandbox.faults import SandboxFaults
-from tap_nexudus_jobs.sandbox.server import NexudusSandbox, RequestLogEntry
 
 __all__ = [
     "PUBLISHED_LIMITS",

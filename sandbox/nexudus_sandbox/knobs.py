@@ -2,7 +2,7 @@
 
 `knob(default, help=...)` is a dataclass field that also says how the command line sets it
 (`--name-with-dashes`, a parser for its text, a metavar, choices, its group), so
-`python -m tap_nexudus_jobs.sandbox` is generated from `SandboxFaults` and cannot drift
+`python -m nexudus_sandbox` is generated from `SandboxFaults` and cannot drift
 from it (sandbox/__main__.py).
 """
 
