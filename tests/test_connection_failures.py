@@ -218,6 +218,18 @@ def test_after_an_answer_retry_lines_count_to_max_attempts(caplog) -> None:
 
 
 @contextmanager
+def serving(server: socketserver.ThreadingTCPServer | ThreadingHTTPServer) -> t.Iterator[str]:
+    """Run a loopback `server` in a thread; its URL while inside."""
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def dripping_server(body: bytes, every_s: float, *, drip: int) -> t.Iterator[str]:
     """Loopback: a 200 listing whose first `drip` body bytes come one per `every_s` seconds."""
 
@@ -239,14 +251,8 @@ def dripping_server(body: bytes, every_s: float, *, drip: int) -> t.Iterator[str
         def log_message(self, *args: t.Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 LISTING_BODY = json.dumps(page([job(1, "2025-01-01T00:00:00Z")])).encode()
@@ -336,14 +342,8 @@ def header_dripping_server(every_s: float) -> t.Iterator[str]:
             except OSError:
                 return
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 def test_dripping_headers_meet_the_same_deadline(monkeypatch) -> None:
