@@ -78,7 +78,7 @@ class NexudusAccount:
     @cached_property
     def policy(self) -> HttpPolicy:
         """The retry policy every request is sent under."""
-        return HttpPolicy(log=logger, on_throttled=self.pacer.throttled)
+        return HttpPolicy(log=logger, on_throttled=self.pacer.throttled, stop=self.budget.stop)
 
     @cached_property
     def authenticator(self) -> APIAuthenticatorBase:

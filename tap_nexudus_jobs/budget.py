@@ -44,6 +44,7 @@ LONGEST_BUDGET_WAIT = 300.0
 QUIET_WAIT = 5.0
 REASON_RUN = "max_requests_per_run"
 REASON_HOUR = "requests_per_hour"
+REASON_THROTTLED = "Retry-After"
 
 
 class RequestBudgetSpent(Exception):
@@ -204,8 +205,12 @@ class RequestBudget:
         return self.hour.minute_counts(self._clock())
 
     def _stop(self, reason: str, message: str, frees_at: float | None = None) -> t.NoReturn:
-        self.spent = RequestBudgetSpent(reason, message, frees_at)
-        raise RequestBudgetSpent(reason, message, frees_at)
+        self.stop(RequestBudgetSpent(reason, message, frees_at))
+
+    def stop(self, spent: RequestBudgetSpent) -> t.NoReturn:
+        """Stop the run cleanly: this request, and every one asked for after it."""
+        self.spent = spent
+        raise RequestBudgetSpent(spent.reason, spent.message, spent.frees_at)
 
 
 @dataclass(frozen=True)

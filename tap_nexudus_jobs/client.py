@@ -14,13 +14,14 @@ from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from tap_nexudus_jobs.auth import NexudusPasswordAuthenticator
-from tap_nexudus_jobs.envelope import describe_request, parsed_json
+from tap_nexudus_jobs.envelope import describe_request, is_listing_payload, parsed_json
 from tap_nexudus_jobs.errors import (
     NexudusAuthError,
     NexudusNotFoundError,
     NexudusResponseError,
     NexudusTapError,
 )
+from tap_nexudus_jobs.nexudus_api import LISTING_PATH
 from tap_nexudus_jobs.retries import TokenRejectedError, raise_if_retriable
 
 if t.TYPE_CHECKING:
@@ -161,6 +162,11 @@ class NexudusStream(RESTStream[t.Any]):
                 f"({content_type}, {len(response.content)} bytes)"
             )
             raise RetriableAPIError(msg, response)
+        if _is_listing(response) and not is_listing_payload(parsed_json(response)):
+            # JSON, but no list of Records (an error object, a maintenance notice): as
+            # transient as the HTML page above, so retried the same way.
+            msg = f"{describe_request(response)}: the JSON answer is not a listing (no 'Records')"
+            raise RetriableAPIError(msg, response)
 
     def _on_unauthorized(self, response: requests.Response, message: str) -> None:
         # Listing needs the -List role; get-one (`.../{Id}`) needs -Read.
@@ -200,6 +206,10 @@ class NexudusStream(RESTStream[t.Any]):
             )
 
         return send
+
+
+def _is_listing(response: requests.Response) -> bool:
+    return urlsplit(response.url or "").path.rstrip("/").endswith(LISTING_PATH)
 
 
 def _is_json(response: requests.Response) -> bool:

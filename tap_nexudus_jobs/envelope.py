@@ -34,6 +34,11 @@ def parsed_json(response: requests.Response) -> t.Any:
     return payload
 
 
+def is_listing_payload(payload: t.Any) -> bool:
+    """A JSON object with a list of `Records`: a listing, whatever else it gets wrong."""
+    return isinstance(payload, dict) and isinstance(payload.get("Records"), list)
+
+
 @dataclass(frozen=True)
 class ListingEnvelope:
     """The parts of a listing response the tap relies on."""

@@ -33,3 +33,7 @@ class NexudusNotFoundError(NexudusResponseError):
 
 class NexudusConnectionError(NexudusTapError):
     """Nexudus could not be reached (name, connection, TLS or timeouts), after the retries."""
+
+
+class NexudusRedirectError(NexudusTapError):
+    """Nexudus redirected a request to another origin: not followed (credentials stay)."""

@@ -4,6 +4,10 @@ Jobs in `result_data_skip_statuses` (default Queued, Running) have no result yet
 are emitted from the listing without a get-one; when they move on, their `UpdatedOn`
 changes and the new version is fetched then. Any other status, an unknown one included,
 is fetched.
+
+A get-one that answers 404 (a job deleted, or briefly unavailable) leaves that version
+without ResultData; STATE remembers it (`MissingResultData`, bounded), and the next runs
+ask again, emitting the same version with its ResultData if it comes back.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import math
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tap_nexudus_jobs.budget import RequestBudgetSpent
+from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA, RESULT_DATA_PARSED
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import Callable, Collection, Iterable, Iterator
 
     from tap_nexudus_jobs.pacing import RequestPacer
 
@@ -27,6 +32,11 @@ if t.TYPE_CHECKING:
 MAX_OVERLAP = 4
 # Weight of the newest round trip in the running latency estimate.
 LATENCY_SMOOTHING = 0.3
+
+# Jobs whose get-one answered 404 that later runs ask again, and in how many runs in all
+# a job is asked: a deleted job stays deleted, a briefly unavailable one is back sooner.
+MAX_MISSING_JOBS = 100
+MAX_MISSING_TRIES = 5
 
 FullRecord = tuple[dict[str, t.Any] | None, float]
 # What only get-one fills in: the full record's values win for these.
@@ -45,6 +55,26 @@ class CompletedPage:
     stopped: RequestBudgetSpent | None = None
 
 
+@dataclass(frozen=True)
+class MissingResultData:
+    """A job version emitted without ResultData because its get-one answered 404."""
+
+    job_id: int
+    updated_on: str
+    tries: int = 1  # get-ones that answered 404, one per run
+
+
+def bounded_missing(jobs: Iterable[MissingResultData]) -> list[MissingResultData]:
+    """One entry per job (the latest version), the MAX_MISSING_JOBS newest, oldest first."""
+    latest: dict[int, MissingResultData] = {}
+    for job in jobs:
+        known = latest.get(job.job_id)
+        if known is None or job.updated_on >= known.updated_on:
+            latest[job.job_id] = job
+    ordered = sorted(latest.values(), key=lambda job: (job.updated_on, job.job_id))
+    return ordered[-MAX_MISSING_JOBS:]
+
+
 class FullRecordFetcher:
     """Completes listing records with what only get-one returns (`ResultData`).
 
@@ -57,18 +87,22 @@ class FullRecordFetcher:
         self,
         fetch_one: Callable[[int], FullRecord],
         normalise: Callable[[dict[str, t.Any]], dict[str, t.Any]],
-        log_missing: Callable[[int], None],
+        warn: Callable[[str], None],
         pacer: RequestPacer,
         skip_statuses: Collection[str] = (),
+        missing: list[MissingResultData] | None = None,
     ) -> None:
         """`fetch_one(Id)` returns the full record (None if gone) and its round-trip time.
 
         `fetch_one` sends through `pacer`, which gives each get-one its turn in listing
-        order; jobs whose `Status` is in `skip_statuses` are not fetched.
+        order; jobs whose `Status` is in `skip_statuses` are not fetched. `missing`: the
+        versions earlier runs emitted without ResultData (kept up to date in place).
         """
         self._fetch_one = fetch_one
         self._normalise = normalise
-        self._log_missing = log_missing
+        self._warn = warn
+        #: Versions emitted without ResultData (get-one answered 404), for STATE.
+        self.missing: list[MissingResultData] = [] if missing is None else missing
         self._pacer = pacer
         self._skip = frozenset(skip_statuses)
         self._pool = ThreadPoolExecutor(max_workers=MAX_OVERLAP, thread_name_prefix="get-one")
@@ -103,12 +137,49 @@ class FullRecordFetcher:
             self.fetched += 1
             full = fulls[index]
             if full is None:
-                # Deleted between listing and fetch: keep the job, without ResultData.
-                self._log_missing(record["Id"])
+                # Deleted, or unavailable for a moment: keep the job, without ResultData.
+                self._warn(
+                    f"Job {record['Id']} answered 404 to its get-one (deleted, or briefly "
+                    "unavailable): emitted without ResultData; the next run asks again"
+                )
+                if record.get("UpdatedOn") is not None:
+                    self.missing.append(MissingResultData(record["Id"], record["UpdatedOn"]))
                 completed.append(record)
                 continue
-            completed.append(merge_full_record(record, self._normalise(full)))
+            completed.append(merge_full_record(record, self._normalised(record["Id"], full)))
         return CompletedPage(completed, stop[1] if stop is not None else None)
+
+    def ask_again(self) -> Iterator[dict[str, t.Any]]:
+        """Get-one again for the versions earlier runs emitted without ResultData.
+
+        Yields each version that came back, whole; `missing` keeps, as it goes (so a
+        budget stop keeps the rest), the jobs still missing. A newer version is the
+        listing's to deliver, with its own get-one.
+        """
+        pending = self.missing
+        for job in list(pending):
+            full, _round_trip = self._fetch_one(job.job_id)
+            pending.remove(job)
+            if full is None:
+                if job.tries + 1 < MAX_MISSING_TRIES:
+                    pending.append(replace(job, tries=job.tries + 1))
+                else:
+                    self._warn(
+                        f"Job {job.job_id} still answers 404 to its get-one after "
+                        f"{job.tries + 1} runs: left without ResultData (deleted)"
+                    )
+                continue
+            record = self._normalised(job.job_id, full)
+            if record.get("UpdatedOn") == job.updated_on:
+                self.fetched += 1
+                yield record
+
+    def _normalised(self, job_id: int, full: dict[str, t.Any]) -> dict[str, t.Any]:
+        try:
+            return self._normalise(full)
+        except ValueError as exc:
+            msg = f"Nexudus get-one of job {job_id}: {exc}"
+            raise NexudusResponseError(msg) from None
 
     def _fetch_in_order(
         self, records: list[dict[str, t.Any]]

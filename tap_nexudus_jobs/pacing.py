@@ -12,6 +12,15 @@ import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
+from tap_nexudus_jobs.deadline import (
+    DeadlineAdapter,
+    RequestDeadlineExceeded,
+    deadline_for_this_thread,
+    read_body_by,
+)
+from tap_nexudus_jobs.errors import NexudusRedirectError
+from tap_nexudus_jobs.redirects import check_redirect
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -212,6 +221,9 @@ def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
 class PacedSession(requests.Session):
     """A requests session whose every send (redirects included) waits for the pacer.
 
+    Redirects are followed within their origin only (redirects.py): every session of a
+    run is one of these, so no request path can follow one elsewhere.
+
     A single timeout (the `request_timeout` setting) becomes (connect, read) with the
     connect part capped at CONNECT_TIMEOUT_SECONDS: a TCP connection that is not up by
     then will not come up, and a wrong host should not cost a whole request timeout.
@@ -220,12 +232,47 @@ class PacedSession(requests.Session):
     def __init__(self, pacer: RequestPacer) -> None:
         super().__init__()
         self.pacer = pacer
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, DeadlineAdapter())
 
     @override
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
-        """Wait for a turn, then send."""
-        timeout = kwargs.get("timeout")
-        if isinstance(timeout, (int, float)):
-            kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
+        """Wait for a turn, then send; with a timeout, the whole answer is due by then.
+
+        The timeout is the request's deadline, the body included (deadline.py).
+        """
         self.pacer.wait_turn()
-        return super().send(request, **kwargs)
+        timeout = kwargs.get("timeout")
+        if not isinstance(timeout, (int, float)):  # a redirect hop: (connect, read) already
+            return super().send(request, **kwargs)
+        deadline_at = time.monotonic() + timeout
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
+        try:
+            with deadline_for_this_thread(deadline_at):
+                response = super().send(request, **kwargs)
+        except requests.exceptions.ConnectTimeout:
+            raise
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            if time.monotonic() < deadline_at:
+                raise  # not the deadline: a reset, a refused connection, ...
+            raise RequestDeadlineExceeded(timeout) from None
+        if not streamed:
+            read_body_by(response, deadline_at, timeout, time.monotonic)
+        return response
+
+    @override
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """The redirect's Location, if it stays within the origin; else the run stops."""
+        location = super().get_redirect_target(resp)
+        if location is not None:
+            request = resp.request
+            try:
+                check_redirect(
+                    str(request.method), resp.status_code, str(request.url or resp.url), location
+                )
+            except NexudusRedirectError:
+                resp.close()
+                raise
+        return location

@@ -27,6 +27,8 @@ import requests
 import urllib3.exceptions
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_nexudus_jobs.budget import LONGEST_BUDGET_WAIT, REASON_THROTTLED, RequestBudgetSpent
+from tap_nexudus_jobs.deadline import RequestDeadlineExceeded
 from tap_nexudus_jobs.errors import (
     NexudusAuthError,
     NexudusConnectionError,
@@ -45,8 +47,10 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0
 # Retry-After when a throttle answer has none (Nexudus usually sends 1).
 DEFAULT_RETRY_AFTER = 1.0
-# A longer wait than this is not worth holding a scheduler slot for: fail and say so.
-LONGEST_RETRY_AFTER = 900.0
+# The longest one request waits on throttle answers (their Retry-After, summed): as long as
+# the run would wait for the hour's budget. Longer, and the run stops cleanly (resumable
+# STATE, a line saying when to run again) rather than sleep through a scheduler's slot.
+LONGEST_THROTTLE_WAIT = LONGEST_BUDGET_WAIT
 # Before the first answer of a run: how long an unreachable host is retried, and the
 # first wait (doubling), so a DNS or routing blip of a second or two is still ridden out.
 FAST_FAIL_SECONDS = 10.0
@@ -132,6 +136,10 @@ def describe_transport_error(exc: BaseException, url: str) -> TransportProblem:
         return TransportProblem(f"TLS handshake with {host} failed{reason}", unreachable=True)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportProblem(f"no connection to {where} (connect timeout)", unreachable=True)
+    if isinstance(exc, RequestDeadlineExceeded):
+        return TransportProblem(
+            f"no complete answer from {host} within {exc.seconds:g}s (request_timeout)", False
+        )
     if isinstance(exc, requests.exceptions.Timeout):
         return TransportProblem(f"no answer from {host} in time (request_timeout)", False)
     if isinstance(exc, requests.exceptions.ConnectionError) and any(
@@ -171,11 +179,16 @@ class HttpPolicy:
         on_throttled: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        stop: Callable[[RequestBudgetSpent], t.NoReturn] | None = None,
     ) -> None:
+        """`stop` ends the run cleanly (the account's budget: every request stops then)."""
         self._log = log
         self._on_throttled = on_throttled
         self._sleep = sleep
         self._monotonic = monotonic
+        self._clock = clock
+        self._stop = stop or _raise
         self._answered = threading.Event()
 
     @property
@@ -194,6 +207,7 @@ class HttpPolicy:
         started = self._monotonic()
         path = urlsplit(url).path
         new_token_tried = False
+        throttled_for = 0.0  # Retry-After waits of this request so far
         number = 0
         final: type[NexudusTapError]
         fast_fail = False
@@ -211,11 +225,8 @@ class HttpPolicy:
             except ThrottledError as exc:
                 self._answered.set()
                 self._on_throttled()
-                if exc.retry_after > LONGEST_RETRY_AFTER:
-                    msg = (
-                        f"{exc}, asking to wait {exc.retry_after:.0f}s: the request budget is spent"
-                    )
-                    raise NexudusResponseError(msg) from None
+                self._stop_if_too_long(str(exc), exc.retry_after, throttled_for)
+                throttled_for += exc.retry_after
                 cause, wait, final = str(exc), exc.retry_after, NexudusResponseError
             except RetriableAPIError as exc:
                 self._answered.set()
@@ -244,6 +255,34 @@ class HttpPolicy:
             wait = jitter_on_top(wait)
             self._log.warning("%s; retrying in %.1fs (%s)", cause, wait, _next(number, fast_fail))
             self._sleep(wait)
+
+    def _stop_if_too_long(self, cause: str, retry_after: float, throttled_for: float) -> None:
+        stop = throttle_stop(cause, retry_after, throttled_for, self._clock())
+        if stop is not None:
+            self._stop(stop)
+
+
+def throttle_stop(
+    cause: str, retry_after: float, waited: float, now: float
+) -> RequestBudgetSpent | None:
+    """None while this request's throttle waits stay within LONGEST_THROTTLE_WAIT.
+
+    Otherwise the clean stop, saying from when (`now` is epoch seconds) to run again.
+    """
+    if waited + retry_after <= LONGEST_THROTTLE_WAIT:
+        return None
+    again = datetime.fromtimestamp(now + retry_after, tz=timezone.utc)
+    more = f" more, after {waited:.0f}s" if waited else ""
+    message = (
+        f"{cause}, asking to wait {retry_after:.0f}s{more} (Retry-After), longer than the tap "
+        f"waits for one request ({LONGEST_THROTTLE_WAIT:.0f}s); run again from "
+        f"{again:%Y-%m-%d %H:%M} UTC"
+    )
+    return RequestBudgetSpent(REASON_THROTTLED, message, now + retry_after)
+
+
+def _raise(spent: RequestBudgetSpent) -> t.NoReturn:
+    raise spent
 
 
 def _next(number: int, fast_fail: bool) -> str:

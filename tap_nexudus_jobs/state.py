@@ -8,13 +8,16 @@ The tap writes, per stream (and per business partition, under `partitions`):
         "delivered": {"result_data": false,
                       "versions": [["2026-06-11T18:12:27+00:00", [100299, 100300]]]},
         "requests_last_hour": [[1796203680, 1]],
-        "record_clock": {"lead_minutes": 0}}}}
+        "record_clock": {"lead_minutes": 0},
+        "result_data_missing": [[100301, "2026-06-11T18:12:20+00:00", 1]]}}}
 
 `delivered` holds the versions delivered in the minutes the next run reads again
 (delivered.py), `requests_last_hour` the account's requests of the last hour per minute
 (budget.py), the stream's only: the hour belongs to the account, not to a partition.
 `record_clock` the record clock's lead over true time (record_clock.py), per holder of a
-bookmark: each business may stamp its own local time.
+bookmark: each business may stamp its own local time. `result_data_missing` the versions
+emitted without ResultData because their get-one answered 404, [Id, UpdatedOn, runs
+asked], which the next runs ask again (full_records.py).
 Lists, not mappings: Meltano deep-merges mappings in state, and a merge must not bring
 back versions or minutes that were dropped.
 
@@ -36,6 +39,7 @@ from datetime import timedelta
 
 from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
+from tap_nexudus_jobs.full_records import MissingResultData, bounded_missing
 from tap_nexudus_jobs.record_clock import MAX_ZONE_LEAD
 from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
 
@@ -48,6 +52,7 @@ HOUR_STATE_KEY = "requests_last_hour"
 RECORD_CLOCK_STATE_KEY = "record_clock"
 _LEAD_KEY = "lead_minutes"
 _MAX_LEAD_MINUTES = int(MAX_ZONE_LEAD.total_seconds() // 60)
+MISSING_STATE_KEY = "result_data_missing"
 # What the SDK itself keeps in a stream's (or partition's) state.
 _SDK_KEYS = frozenset(
     {
@@ -58,12 +63,18 @@ _SDK_KEYS = frozenset(
         "replication_key_signpost",
     }
 )
-_PARTITION_KEYS = _SDK_KEYS | {"context", DELIVERED_STATE_KEY, RECORD_CLOCK_STATE_KEY}
+_PARTITION_KEYS = _SDK_KEYS | {
+    "context",
+    DELIVERED_STATE_KEY,
+    RECORD_CLOCK_STATE_KEY,
+    MISSING_STATE_KEY,
+}
 _STREAM_KEYS = _SDK_KEYS | {
     "partitions",
     DELIVERED_STATE_KEY,
     HOUR_STATE_KEY,
     RECORD_CLOCK_STATE_KEY,
+    MISSING_STATE_KEY,
 }
 # Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
 _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
@@ -77,6 +88,7 @@ class RunStart:
     delivered: DeliveredVersions
     hour: list[tuple[int, int]]  # the account's requests of the last hour, per minute
     lead: timedelta | None  # the record clock's lead over true time; None: not learned yet
+    missing: list[MissingResultData]  # versions whose get-one answered 404 (ResultData)
 
 
 def run_start(
@@ -102,7 +114,11 @@ def run_start(
     hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
     clock = context_state.get(RECORD_CLOCK_STATE_KEY)
     lead = timedelta(minutes=clock[_LEAD_KEY]) if clock else None
-    return RunStart(_bookmark_of(context_state), delivered, hour, lead)
+    missing = [
+        MissingResultData(job_id, stamp, tries)
+        for job_id, stamp, tries in context_state.get(MISSING_STATE_KEY) or []
+    ]
+    return RunStart(_bookmark_of(context_state), delivered, hour, lead, missing)
 
 
 def inherited_bookmark(
@@ -123,6 +139,7 @@ def save_run_state(
     delivered: DeliveredVersions,
     hour: list[tuple[int, int]],
     lead: timedelta | None,
+    missing: list[MissingResultData],
 ) -> None:
     """Keep what the next run needs beyond the bookmark (all bounded: see their modules)."""
     delivered.keep_for(_bookmark_of(context_state))
@@ -133,6 +150,11 @@ def save_run_state(
     stream_state[HOUR_STATE_KEY] = [[minute, count] for minute, count in hour]
     if lead is not None:
         context_state[RECORD_CLOCK_STATE_KEY] = {_LEAD_KEY: int(lead.total_seconds() // 60)}
+    kept = [[job.job_id, job.updated_on, job.tries] for job in bounded_missing(missing)]
+    if kept:
+        context_state[MISSING_STATE_KEY] = kept
+    else:
+        context_state.pop(MISSING_STATE_KEY, None)
 
 
 def checked_state(
@@ -173,6 +195,7 @@ def _check_stream(
     _check_bookmark(stream_state, key, replication_key)
     _check_delivered(stream_state, key)
     _check_record_clock(stream_state, key)
+    _check_missing(stream_state, key)
     _check_hour(stream_state.get(HOUR_STATE_KEY), f"{key}.{HOUR_STATE_KEY}")
     partitions = stream_state.get("partitions", [])
     if not isinstance(partitions, list):
@@ -202,6 +225,7 @@ def _check_partition(
     _check_bookmark(partition, key, replication_key)
     _check_delivered(partition, key)
     _check_record_clock(partition, key)
+    _check_missing(partition, key)
 
 
 def _check_bookmark(holder: dict[str, t.Any], key: str, replication_key: str) -> None:
@@ -265,6 +289,25 @@ def _check_record_clock(holder: dict[str, t.Any], key: str) -> None:
     lead = clock.get(_LEAD_KEY)
     if type(lead) is not int or not 0 <= lead <= _MAX_LEAD_MINUTES:
         _fail(f"{key}.{_LEAD_KEY}", lead, f"is not a whole number from 0 to {_MAX_LEAD_MINUTES}")
+
+
+def _check_missing(holder: dict[str, t.Any], key: str) -> None:
+    """[[Id, UpdatedOn, runs], ...]; UpdatedOn rewritten in the tap's form."""
+    value = holder.get(MISSING_STATE_KEY)
+    if value is None:
+        return
+    key = f"{key}.{MISSING_STATE_KEY}"
+    if not isinstance(value, list):
+        _fail(key, value, "is not a list of [Id, UpdatedOn, runs]")
+    for index, entry in enumerate(value):
+        valid = isinstance(entry, list) and len(entry) == 3
+        if valid:
+            job_id, _stamp, tries = entry
+            valid = type(job_id) is int and type(tries) is int and tries >= 1
+        stamp = _version_time([entry[1], []]) if valid else None
+        if stamp is None:
+            _fail(f"{key}[{index}]", entry, "is not [Id, UpdatedOn, runs]")
+        entry[1] = stamp
 
 
 def _check_hour(value: t.Any, key: str) -> None:

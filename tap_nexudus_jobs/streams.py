@@ -15,7 +15,7 @@ from tap_nexudus_jobs.client import NexudusStream
 from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
-from tap_nexudus_jobs.full_records import CompletedPage, FullRecordFetcher
+from tap_nexudus_jobs.full_records import CompletedPage, FullRecordFetcher, MissingResultData
 from tap_nexudus_jobs.nexudus_api import (
     ASCENDING_DIR_CANDIDATES,
     DIR_PARAM,
@@ -121,6 +121,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self._starting_bookmark: str | None = None
         self._extracted_at = datetime.now(timezone.utc)
         self._builder: RecordBuilder | None = None
+        self._missing: list[MissingResultData] = []
         self.listing: ListingWalk | None = None
         self._record_clock = RecordClockGuard(None, 0, None, self.logger.warning)
 
@@ -151,6 +152,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
         self.budget.seed(start.hour)
         delivered = start.delivered
         delivered_before = len(delivered)
+        # Versions whose get-one answered 404 before: asked again, kept while still missing.
+        self._missing = start.missing if include_result_data else []
         progress = SyncProgress(self.logger.info, self.pacer.seconds_for, lambda: self.pacer.sent)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -158,6 +161,8 @@ class BusinessBackgroundJobsStream(NexudusStream):
             self.listing = listing = self._new_walk(run, delivered)
             full_records = self._new_fetcher(run) if include_result_data else None
             try:
+                if full_records is not None and self._missing:
+                    yield from self._ask_again(run, full_records, delivered)
                 stopped = yield from self._emit_pages(
                     run, listing, progress, full_records, delivered
                 )
@@ -208,6 +213,23 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 return done.stopped
         return None
 
+    def _ask_again(
+        self, run: _Run, full_records: FullRecordFetcher, delivered: DeliveredVersions
+    ) -> Iterator[dict[str, t.Any]]:
+        """The versions earlier runs emitted without ResultData, if get-one has them now."""
+        asked, found = len(self._missing), 0
+        for record in full_records.ask_again():
+            found += 1
+            yield record
+        self.logger.info(
+            "include_result_data: asked again for %d job(s) whose get-one answered 404 "
+            "before: %d came back and are emitted again with ResultData",
+            asked,
+            found,
+        )
+        self._save_run_state(run.context, delivered)
+        self._write_state_message()
+
     def _new_walk(self, run: _Run, delivered: DeliveredVersions) -> ListingWalk:
         start = self.get_starting_timestamp(run.context)
         return ListingWalk(
@@ -226,9 +248,10 @@ class BusinessBackgroundJobsStream(NexudusStream):
         return FullRecordFetcher(
             lambda job_id: self._full_record(run, job_id),
             self._normalise,
-            self._log_deleted,
+            self.logger.warning,
             self.pacer,
             skip_statuses=self._result_data_skip_statuses(),
+            missing=self._missing,
         )
 
     def _save_run_state(self, context: Context | None, delivered: DeliveredVersions) -> None:
@@ -240,6 +263,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
             delivered,
             self.budget.minute_counts(),
             self._record_clock.lead_to_keep(),
+            self._missing,
         )
 
     def _log_stop(
@@ -369,12 +393,6 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _result_data_skip_statuses(self) -> list[str]:
         statuses = self.config["result_data_skip_statuses"]
         return [str(status) for status in statuses or []]
-
-    def _log_deleted(self, job_id: int) -> None:
-        self.logger.warning(
-            "Job %d was deleted between listing and fetching it: emitted without ResultData",
-            job_id,
-        )
 
     @property
     @override

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
+import sys
 import typing as t
 from functools import cached_property
 from pathlib import PurePath
@@ -28,6 +30,12 @@ from tap_nexudus_jobs.settings import (
 )
 from tap_nexudus_jobs.state import checked_state, state_object
 from tap_nexudus_jobs.streams import BusinessBackgroundJobsStream
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+# A process ended by signal N exits 128 + N by shell convention (143 SIGTERM, 130 SIGINT).
+TERMINATION_EXIT_BASE = 128
 
 FILTER_PROPERTIES = [
     th.Property(
@@ -195,8 +203,8 @@ class TapNexudusJobs(Tap):
             th.IntegerType(minimum=1),
             default=60,
             title="Request timeout (s)",
-            description="Seconds to wait for an answer to one request (connecting: at most "
-            "10). A request that times out is retried like a 5xx.",
+            description="Seconds one request may take in all, its whole answer included "
+            "(connecting: at most 10). A request past it is retried like a 5xx.",
         ),
     ).to_dict()
 
@@ -249,6 +257,20 @@ class TapNexudusJobs(Tap):
         cls.append_builtin_config(schema)
         as_text = {"properties": {key: {"type": "string"} for key in schema["properties"]}}
         return parse_environment_config(as_text, cls._env_var_prefix)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK's handler exits 0, so a scheduler that stops a run at its timeout would
+        # record success and build models on a partial load. The same clean shutdown
+        # (SystemExit, `finally` blocks run, nothing more is written), the usual code.
+        name = signal.Signals(signum).name
+        self.logger.warning(
+            "Stopped by %s before the end: the last STATE written is where the next run "
+            "resumes (exit %d)",
+            name,
+            TERMINATION_EXIT_BASE + signum,
+        )
+        sys.exit(TERMINATION_EXIT_BASE + signum)
 
     @cached_property
     def account(self) -> NexudusAccount:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tests.meltano_runs import (
     ENVIRONMENT,
     ROOT,
@@ -187,6 +189,84 @@ def test_a_good_run_after_a_reset_loads_every_job(project: Project) -> None:
     (written,) = output.glob(f"{STREAM}*.jsonl")
     rows = written.read_text(encoding="utf-8").splitlines()
     assert len({json.loads(row)["Id"] for row in rows}) == 120
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split()
+            found += [int(child) for child in children]
+            pending += [int(child) for child in children]
+    return found
+
+
+def tap_process(meltano_pid: int) -> int | None:
+    for pid in descendants(meltano_pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"/tap-nexudus-jobs") for part in command):
+            return pid
+    return None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_tap_stopped_by_a_signal_fails_the_meltano_run_and_the_next_run_loses_nothing(
+    project: Project, signum: int
+) -> None:
+    """Issue 20, case 3: the tap exited 0, so `meltano run` reported a partial load as done."""
+    suffix = f"signal-{signum}"
+    output = project.path / f"output-{suffix}"
+    output.mkdir()
+    faults = SandboxFaults(latency_ms=20)
+    with NexudusSandbox(records=3000, seed=21, faults=faults) as sandbox:
+        env = {
+            **project.env,
+            "TAP_NEXUDUS_JOBS_API_URL": sandbox.url,
+            "TAP_NEXUDUS_JOBS_PAGE_SIZE": "100",
+            "TARGET_JSONL_DESTINATION_PATH": str(output),
+        }
+        command = [str(project.meltano), "run", "--no-install", f"--state-id-suffix={suffix}"]
+        run = subprocess.Popen(
+            [*command, "tap-nexudus-jobs", LOADER],
+            cwd=project.path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sandbox.listing_requests < 4:
+            time.sleep(0.1)
+        tap = tap_process(run.pid)  # the syncing one (Meltano runs the tap before, too)
+        assert tap is not None and sandbox.listing_requests >= 4, "the tap never got going"
+        os.kill(tap, signum)
+        log, _ = run.communicate(timeout=120)
+
+        assert run.returncode != 0, log[-3000:]
+        assert f"Stopped by {signal.Signals(signum).name} before the end" in log
+        assert "Traceback" not in log
+        (written,) = output.glob(f"{STREAM}*.jsonl")
+        first = {json.loads(row)["Id"] for row in written.read_text().splitlines()}
+        assert 0 < len(first) < 3000
+
+        rerun = meltano_command(
+            project.meltano, *command[1:], "tap-nexudus-jobs", LOADER, cwd=project.path, env=env
+        )
+
+        assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+        rows = [
+            json.loads(row)
+            for path in output.glob(f"{STREAM}*.jsonl")
+            for row in path.read_text().splitlines()
+        ]
+        assert {row["Id"] for row in rows} == sandbox.served_ids()
 
 
 def test_a_job_stamped_2099_is_loaded_warned_about_and_holds_no_bookmark(project: Project) -> None:

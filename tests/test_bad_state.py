@@ -59,6 +59,14 @@ BAD_STATES: dict[str, tuple[t.Any, str]] = {
         stream_state(requests_last_hour=[["a", 1]]),
         f"State key 'bookmarks.{STREAM}.requests_last_hour[0]' is not [minute epoch",
     ),
+    "result_data_missing damaged": (
+        stream_state(result_data_missing=[[5, "03/02/2025 10:00:00", 1]]),
+        f"State key 'bookmarks.{STREAM}.result_data_missing[0]' is not [Id, UpdatedOn, runs]",
+    ),
+    "result_data_missing not a list": (
+        stream_state(result_data_missing={"5": 1}),
+        f"State key 'bookmarks.{STREAM}.result_data_missing' is not a list of [Id, UpdatedOn",
+    ),
     "record clock damaged": (
         stream_state(replication_key_value=GOOD_BOOKMARK, record_clock={"lead_minutes": 900}),
         f"State key 'bookmarks.{STREAM}.record_clock.lead_minutes' is not a whole number "

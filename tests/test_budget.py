@@ -11,7 +11,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from nexudus_sandbox import NexudusSandbox
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.budget import (
     MINUTE_SECONDS,
@@ -316,3 +316,33 @@ def test_a_get_one_that_fails_for_good_fails_the_run_with_no_bookmark_past_it(
         assert state.get("replication_key_value", "") < "2025-01-01T00:04:00+00:00"
         delivered = state.get("delivered", {}).get("versions", [])
         assert {job_id for _, ids in delivered for job_id in ids} <= {1, 2, 3}
+
+
+def test_a_long_retry_after_stops_cleanly_and_the_next_run_goes_on(caplog, tmp_path) -> None:
+    """Issue 20, case 6: a throttle asking for an hour ended the run as a failure."""
+    faults = SandboxFaults(scripted_statuses={3: 409}, throttle_retry_after=3600)
+    with NexudusSandbox(records=300, seed=8, faults=faults) as sandbox:
+        config = sandbox_config(sandbox, page_size=100)
+
+        result = run_cli(config, tmp_path)
+
+        assert result.exit_code == 0
+        (line,) = [line for line in result.stderr.splitlines() if "Stopping cleanly" in line]
+        assert (
+            "Nexudus answered HTTP 409 Conflict for GET /api/sys/businessbackgroundjobs, asking "
+            in line
+        )
+        assert (
+            "to wait 3600s (Retry-After), longer than the tap waits for one request (300s); "
+            in line
+        )
+        assert "run again from " in line and line.endswith("the next run continues from here")
+        messages = [json.loads(text) for text in result.stdout.splitlines()]
+        first = {m["record"]["Id"] for m in messages if m["type"] == "RECORD"}
+        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        assert 0 < len(first) < 300
+
+        sandbox.faults = SandboxFaults()
+        rerun = run_tap(config, state=state)
+
+        assert first | set(rerun.ids) == sandbox.served_ids()

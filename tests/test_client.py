@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
@@ -133,11 +134,16 @@ def test_client_errors_fail_at_once_without_the_body(requests_mock, status) -> N
     assert "secret-ish" not in str(failure.value)
 
 
-def test_an_enormous_retry_after_is_reported_not_slept(requests_mock) -> None:
+def test_an_enormous_retry_after_stops_the_run_cleanly_not_slept(requests_mock, caplog) -> None:
+    caplog.set_level(logging.INFO)
     requests_mock.get(MOCK_LISTING, status_code=409, headers={"Retry-After": "86400"})
 
-    with pytest.raises(NexudusResponseError, match="asking to wait 86400s"):
-        run_tap(mock_config())
+    run = run_tap(mock_config())
+
+    assert run.ids == []
+    assert len(requests_mock.request_history) == 1
+    (line,) = [m for m in caplog.messages if m.startswith("Stopping cleanly")]
+    assert "asking to wait 86400s (Retry-After)" in line and "run again from" in line
 
 
 LOGIN = {"username": "admin@example.com", "password": "pw-9f8e7d", "client_id": "etl"}

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import socketserver
+import threading
 import time
+import typing as t
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from nexudus_sandbox import NexudusSandbox
 from tap_nexudus_jobs import retries
+from tap_nexudus_jobs.budget import RequestBudgetSpent
 from tap_nexudus_jobs.errors import NexudusConnectionError
 from tests.conftest import (
     MOCK_LISTING,
@@ -209,3 +215,145 @@ def test_after_an_answer_retry_lines_count_to_max_attempts(caplog) -> None:
     assert [line.rsplit("(", 1)[1] for line in lines] == [
         f"attempt {n} of {retries.MAX_ATTEMPTS})" for n in range(2, retries.MAX_ATTEMPTS + 1)
     ]
+
+
+@contextmanager
+def serving(server: socketserver.ThreadingTCPServer | ThreadingHTTPServer) -> t.Iterator[str]:
+    """Run a loopback `server` in a thread; its URL while inside."""
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def dripping_server(body: bytes, every_s: float, *, drip: int) -> t.Iterator[str]:
+    """Loopback: a 200 listing whose first `drip` body bytes come one per `every_s` seconds."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    if index < drip:
+                        time.sleep(every_s)
+            except OSError:
+                return  # the client hung up: what a deadline does
+
+        def log_message(self, *args: t.Any) -> None:
+            return
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
+
+
+LISTING_BODY = json.dumps(page([job(1, "2025-01-01T00:00:00Z")])).encode()
+
+
+def test_a_dripping_body_meets_one_deadline_per_request_and_the_run_gives_up(
+    monkeypatch,
+) -> None:
+    """Issue 20, case 5: a byte every 0.3 s never trips a 1 s read timeout on its own."""
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    with dripping_server(LISTING_BODY, 0.3, drip=len(LISTING_BODY)) as url:
+        started = time.monotonic()
+        with pytest.raises(NexudusConnectionError) as failure:
+            run_tap({"api_url": url, "access_token": "t", "request_timeout": 1})
+        elapsed = time.monotonic() - started
+
+    assert str(failure.value) == (
+        "Could not reach Nexudus for GET /api/sys/businessbackgroundjobs: no complete answer "
+        f"from 127.0.0.1 within 1s (request_timeout); gave up after {retries.MAX_ATTEMPTS} "
+        "attempts"
+    )
+    # Six attempts of 1 s each, give or take one read: not the body's 30 s.
+    assert elapsed < retries.MAX_ATTEMPTS * 1.5 + 2
+
+
+def test_a_slow_body_within_the_deadline_is_read_whole() -> None:
+    with dripping_server(LISTING_BODY, 0.05, drip=8) as url:
+        run = run_tap({"api_url": url, "access_token": "t", "request_timeout": 2})
+
+    assert run.ids == [1]
+
+
+def test_a_retry_after_longer_than_the_tap_waits_stops_instead_of_sleeping() -> None:
+    """Issue 20, case 6: `Retry-After: 900` was honoured 5 times (75 minutes asleep)."""
+    clock = FakeClock()
+    policy = retries.HttpPolicy(
+        log=logging.getLogger("test-retry-after"),
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        clock=lambda: 1_800_000_000.0 + clock.now,
+    )
+    response = requests.Response()
+    response.status_code = 409
+
+    def throttled() -> None:
+        raise retries.ThrottledError("Nexudus answered HTTP 409 for GET /x", response, 900.0)
+
+    with pytest.raises(RequestBudgetSpent) as stop:
+        policy.call(throttled, method="GET", url="https://nexudus.test/x")
+
+    assert clock.now == 0  # not one second asleep
+    assert stop.value.message == (
+        "Nexudus answered HTTP 409 for GET /x, asking to wait 900s (Retry-After), longer "
+        "than the tap waits for one request (300s); run again from 2027-01-15 08:15 UTC"
+    )
+
+
+def test_retry_after_waits_of_one_request_add_up_to_the_same_limit() -> None:
+    clock = FakeClock()
+    policy = retries.HttpPolicy(
+        log=logging.getLogger("test-retry-after-sum"), sleep=clock.sleep, monotonic=lambda: 0.0
+    )
+    response = requests.Response()
+    response.status_code = 429
+
+    def throttled() -> None:
+        raise retries.ThrottledError("Nexudus answered HTTP 429 for GET /x", response, 120.0)
+
+    with pytest.raises(RequestBudgetSpent, match=r"asking to wait 120s more, after 240s"):
+        policy.call(throttled, method="GET", url="https://nexudus.test/x")
+    assert 240 <= clock.now < 243  # two waits (and their jitter), not a third
+
+
+@contextmanager
+def header_dripping_server(every_s: float) -> t.Iterator[str]:
+    """Loopback: a status line, then header bytes one per `every_s` seconds, for ever."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while True:
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    time.sleep(every_s)
+            except OSError:
+                return
+
+    with serving(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
+
+
+def test_dripping_headers_meet_the_same_deadline(monkeypatch) -> None:
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    with header_dripping_server(0.3) as url:
+        started = time.monotonic()
+        with pytest.raises(
+            NexudusConnectionError, match=r"no complete answer from 127\.0\.0\.1 within 1s"
+        ):
+            run_tap({"api_url": url, "access_token": "t", "request_timeout": 1})
+        elapsed = time.monotonic() - started
+
+    assert elapsed < retries.MAX_ATTEMPTS * 1.5 + 2

@@ -10,6 +10,12 @@ import requests
 
 from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs.errors import NexudusAuthError
+from tap_nexudus_jobs.full_records import (
+    MAX_MISSING_JOBS,
+    MAX_MISSING_TRIES,
+    MissingResultData,
+    bounded_missing,
+)
 from tests.conftest import (
     LISTING_PATH,
     MOCK_LISTING,
@@ -71,9 +77,9 @@ def test_an_incremental_run_fetches_only_changed_jobs(sandbox) -> None:
     assert {r["Status"] for r in second.records if r["Id"] in changed} == {"Failed"}
 
 
-def test_a_job_deleted_before_its_fetch_is_emitted_without_result_data(
-    requests_mock, caplog
-) -> None:
+def test_a_get_one_that_answered_404_is_asked_again_by_the_next_run(requests_mock, caplog) -> None:
+    """Issue 20, case 6: a job briefly unavailable kept a null ResultData for good."""
+    caplog.set_level(logging.INFO)
     requests_mock.get(
         MOCK_LISTING,
         json=page([job(1, "2025-01-01T00:00:00Z"), job(2, "2025-01-01T00:00:05Z")]),
@@ -82,12 +88,68 @@ def test_a_job_deleted_before_its_fetch_is_emitted_without_result_data(
         f"{MOCK_LISTING}/1", json={**job(1, "2025-01-01T00:00:00Z"), "ResultData": "ok"}
     )
     requests_mock.get(f"{MOCK_LISTING}/2", status_code=404, json={"Message": "not found"})
+    config = mock_config(include_result_data=True)
 
-    run = run_tap(mock_config(include_result_data=True))
+    run = run_tap(config)
 
     assert run.ids == [1, 2]
     assert [r["ResultData"] for r in run.records] == ["ok", None]
-    assert "Job 2 was deleted between listing and fetching it" in caplog.text
+    assert (
+        "Job 2 answered 404 to its get-one (deleted, or briefly unavailable): emitted "
+        "without ResultData; the next run asks again" in caplog.messages
+    )
+    kept = run.final_state["bookmarks"]["business_background_jobs"]
+    assert kept["result_data_missing"] == [[2, "2025-01-01T00:00:05+00:00", 1]]
+
+    still_missing = run_tap(config, state=run.final_state)  # still 404: asked, kept
+
+    assert still_missing.ids == []
+    kept = still_missing.final_state["bookmarks"]["business_background_jobs"]
+    assert kept["result_data_missing"] == [[2, "2025-01-01T00:00:05+00:00", 2]]
+
+    requests_mock.get(
+        f"{MOCK_LISTING}/2", json={**job(2, "2025-01-01T00:00:05Z"), "ResultData": "done"}
+    )
+    back = run_tap(config, state=still_missing.final_state)
+
+    assert [(r["Id"], r["UpdatedOn"], r["ResultData"]) for r in back.records] == [
+        (2, "2025-01-01T00:00:05+00:00", "done")
+    ]
+    assert "result_data_missing" not in back.final_state["bookmarks"]["business_background_jobs"]
+
+
+def test_a_job_that_stays_404_is_given_up_after_a_few_runs(requests_mock, caplog) -> None:
+    requests_mock.get(MOCK_LISTING, json=page([job(2, "2025-01-01T00:00:05Z")]))
+    requests_mock.get(f"{MOCK_LISTING}/2", status_code=404, json={"Message": "not found"})
+    config = mock_config(include_result_data=True)
+    state = run_tap(config).final_state
+    get_ones = []
+
+    for _run in range(MAX_MISSING_TRIES):  # the runs after the first
+        requests_mock.reset_mock()
+        state = run_tap(config, state=state).final_state
+        get_ones.append(sum(r.path.endswith("/2") for r in requests_mock.request_history))
+
+    assert get_ones == [1] * (MAX_MISSING_TRIES - 1) + [0]
+    assert "result_data_missing" not in state["bookmarks"]["business_background_jobs"]
+    assert (
+        f"Job 2 still answers 404 to its get-one after {MAX_MISSING_TRIES} runs: left "
+        "without ResultData (deleted)" in caplog.messages
+    )
+
+
+def test_the_jobs_kept_for_another_get_one_are_bounded() -> None:
+    jobs = [
+        MissingResultData(n, f"2025-01-01T00:{n // 60:02d}:{n % 60:02d}+00:00")
+        for n in range(MAX_MISSING_JOBS + 50)
+    ]
+    jobs.append(MissingResultData(0, "2025-01-02T00:00:00+00:00"))  # a newer version of 0
+
+    kept = bounded_missing(jobs)
+
+    assert len(kept) == MAX_MISSING_JOBS
+    assert kept[-1] == MissingResultData(0, "2025-01-02T00:00:00+00:00")
+    assert [job.job_id for job in kept[:-1]] == list(range(51, MAX_MISSING_JOBS + 50))
 
 
 def test_get_one_requests_overlap_under_latency_but_never_beat_the_pacing(tmp_path) -> None:
@@ -122,3 +184,19 @@ def test_a_refused_get_one_names_the_read_role(requests_mock) -> None:
 
     with pytest.raises(NexudusAuthError, match="BusinessBackgroundJob-Read role"):
         run_tap(mock_config(include_result_data=True))
+
+
+def test_a_job_briefly_unavailable_to_get_one_gets_its_result_data_next_run() -> None:
+    with NexudusSandbox(records=40, seed=12) as sandbox:
+        config = sandbox_config(sandbox, include_result_data=True, result_data_skip_statuses=[])
+        unavailable = min(sandbox.served_ids()) + 5
+        sandbox.faults = SandboxFaults(get_one_missing=frozenset({unavailable}))
+        first = run_tap(config)
+        sandbox.faults = SandboxFaults()
+
+        second = run_tap(config, state=first.final_state)
+
+    assert {r["Id"]: r["ResultData"] for r in first.records}[unavailable] is None
+    (again,) = second.records
+    assert again["Id"] == unavailable and again["ResultData"] is not None
+    assert again["UpdatedOn"] == {r["Id"]: r for r in first.records}[unavailable]["UpdatedOn"]

@@ -61,7 +61,7 @@ class SlowFirstAccount:
 
 
 def fetcher_for(account: SlowFirstAccount) -> FullRecordFetcher:
-    return FullRecordFetcher(account.fetch_one, dict, lambda _job_id: None, account.pacer)
+    return FullRecordFetcher(account.fetch_one, dict, lambda _line: None, account.pacer)
 
 
 def test_a_budget_stop_mid_page_wastes_no_get_one_and_keeps_the_listing_order() -> None:

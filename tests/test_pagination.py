@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
+from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap, serve_listing
+from tap_nexudus_jobs.walk import ListingWindow, PageRequest
+from tap_nexudus_jobs.walk.checks import PageRead, repeated_page
+from tests.conftest import (
+    MOCK_LISTING,
+    job,
+    mock_config,
+    page,
+    run_cli,
+    run_tap,
+    sandbox_config,
+    serve_listing,
+)
 
 FROM = "from_BusinessBackgroundJob_UpdatedOn"
 TO = "to_BusinessBackgroundJob_UpdatedOn"
@@ -123,3 +138,53 @@ def test_a_crowded_minute_is_read_in_id_order_and_each_version_emitted_once(
     by_id = [q for q in queries if q["orderBy"] == "Id"]
     assert by_id
     assert {(q[FROM], q[TO]) for q in by_id} == {("2025-01-01T00:00", "2025-01-01T00:01")}
+
+
+def test_a_server_ignoring_the_page_number_by_id_stops_the_run_within_a_few_requests(
+    tmp_path,
+) -> None:
+    """Issue 20, case 2: it paged the same jobs until the hour's budget was spent, exit 0."""
+    faults = SandboxFaults(ignore_page_by_id=True)
+    with NexudusSandbox(records=120, seed=4, faults=faults) as sandbox:
+        crowded = sandbox.add_jobs(250)  # one second, newest: more than a page, read by Id
+        config = sandbox_config(sandbox, page_size=100, max_requests_per_run=60)
+
+        result = run_cli(config, tmp_path)
+
+        by_id = [e for e in sandbox.log_snapshot() if e.query.get("orderBy") == "Id"]
+        assert result.exit_code == 1
+        assert len(by_id) <= 3
+        (line,) = [line for line in result.stderr.splitlines() if "error:" in line]
+        assert "Nexudus answered listing page 2 (ordered by Id, dir=1, UpdatedOn from " in line
+        assert "with the same 100 jobs as page 1" in line
+        assert "it ignores the page number" in line
+        assert "Traceback" not in result.stderr
+        messages = [json.loads(text) for text in result.stdout.splitlines()]
+        emitted = {m["record"]["Id"] for m in messages if m["type"] == "RECORD"}
+        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        bookmark = state["bookmarks"]["business_background_jobs"].get("replication_key_value")
+        newest = max(m["record"]["UpdatedOn"] for m in messages if m["type"] == "RECORD")
+        assert bookmark is None or bookmark <= newest  # nothing past what was emitted
+        assert not set(crowded) <= emitted  # the repeated pages were not all of them
+
+        sandbox.faults = SandboxFaults()
+        rerun = run_tap(sandbox_config(sandbox, page_size=100), state=state)
+
+        assert emitted | set(rerun.ids) == sandbox.served_ids()
+
+
+def test_a_repeat_counts_only_where_no_tie_shuffle_or_change_explains_it() -> None:
+    def envelope(ids: list[int], total: int) -> ListingEnvelope:
+        records = [{"Id": i, "UpdatedOn": "2025-01-01T00:00:00+00:00"} for i in ids]
+        return ListingEnvelope(records, 2, True, total, 9, "UpdatedOn", 1)
+
+    by_id = PageRequest(ListingWindow(None), 2, 1, "Id")
+    by_time = PageRequest(ListingWindow(None), 2, 1, "UpdatedOn")
+    before = PageRead(page=1, total_items=900)
+
+    assert repeated_page(before, by_id, envelope([1, 2], 900)) is not None
+    assert repeated_page(before, by_id, envelope([1, 2], 901)) is None  # jobs entered
+    assert repeated_page(PageRead(2, 900), by_id, envelope([1, 2], 900)) is None  # re-read
+    # Equal timestamps may come back shuffled: two jobs can repeat by chance, ten cannot.
+    assert repeated_page(before, by_time, envelope([1, 2], 900)) is None
+    assert repeated_page(before, by_time, envelope(list(range(10)), 900)) is not None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap
+from nexudus_sandbox import NexudusSandbox, SandboxFaults
+from tests.conftest import MOCK_LISTING, job, mock_config, page, run_tap, sandbox_config
 
 
 def sent_params(requests_mock) -> list[dict[str, list[str]]]:
@@ -116,13 +117,19 @@ def test_every_schema_field_is_emitted_with_nulls_kept(requests_mock) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('{"CurrentPage": 1, "HasNextPage": false}', "'Records' is missing"),
-        ('{"Records": {"Id": 1}, "HasNextPage": false}', "'Records' is a dict"),
         ('{"Records": [{"Name": "x"}], "HasNextPage": false}', "record #1 has no integer 'Id'"),
         ('{"Records": [], "HasNextPage": "yes"}', "'HasNextPage' is not a boolean"),
+        # Not a listing at all: retried like an HTML page, then reported.
+        ('{"CurrentPage": 1, "HasNextPage": false}', "not a listing (no 'Records'); gave up"),
+        ('{"Records": {"Id": 1}, "HasNextPage": false}', "not a listing (no 'Records'); gave up"),
     ],
 )
-def test_a_malformed_listing_fails_naming_the_page(requests_mock, body, expected) -> None:
+def test_a_malformed_listing_fails_naming_the_page(
+    requests_mock, monkeypatch, body, expected
+) -> None:
+    from tap_nexudus_jobs import retries
+
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
     requests_mock.get(MOCK_LISTING, text=body, status_code=200)
 
     with pytest.raises(Exception, match="Nexudus listing page 1") as failure:
@@ -148,3 +155,32 @@ def test_an_html_page_with_200_is_retried_then_reported_naming_the_page(
     assert "the body is not JSON (text/html, 33 bytes); gave up after 6 attempts" in str(
         failure.value
     )
+
+
+def test_a_200_in_json_that_is_not_a_listing_is_retried_like_an_html_page(
+    requests_mock, monkeypatch
+) -> None:
+    """Issue 20, case 6: it failed at once, where an HTML 200 is retried."""
+    from tap_nexudus_jobs import retries
+
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    notice = {"json": {"Message": "The service is being updated"}}
+    requests_mock.get(
+        MOCK_LISTING, [notice, notice, {"json": page([job(1, "2025-01-01T00:00:00Z")])}]
+    )
+
+    assert run_tap(mock_config()).ids == [1]
+    assert len(requests_mock.request_history) == 3
+
+
+def test_a_json_notice_instead_of_a_listing_is_retried_against_the_sandbox(monkeypatch) -> None:
+    from tap_nexudus_jobs import retries
+
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.01)
+    faults = SandboxFaults(
+        garbage_listing_requests=frozenset({2, 3}), garbage_listing_format="json"
+    )
+    with NexudusSandbox(records=250, seed=6, faults=faults) as sandbox:
+        run = run_tap(sandbox_config(sandbox, page_size=100))
+
+        assert set(run.ids) == sandbox.served_ids()

@@ -17,7 +17,7 @@ import pytest
 from nexudus_sandbox import NexudusSandbox, SandboxFaults
 from tap_nexudus_jobs import retries
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tests.conftest import MOCK_API, MOCK_LISTING, job, mock_config, page, run_tap
+from tests.conftest import MOCK_API, MOCK_LISTING, TapRun, job, mock_config, page, run_tap
 
 TOKEN_PATH = "/api/token"
 LOGIN = {"username": "demo@example.com", "password": "demo-password", "client_id": "etl"}
@@ -152,13 +152,16 @@ def test_a_throttled_token_request_is_logged_like_any_retry(requests_mock, caplo
     assert retried[0].endswith("(attempt 2 of 6)")
 
 
-def test_a_token_request_asked_to_wait_an_hour_fails_at_once(requests_mock) -> None:
+def test_a_token_request_asked_to_wait_an_hour_stops_the_run_cleanly_at_once(
+    requests_mock, caplog
+) -> None:
+    caplog.set_level(logging.INFO)
     requests_mock.post(TOKEN_URL, status_code=409, headers={"Retry-After": "3600"}, text="")
-    outcome: list[BaseException] = []
+    outcome: list[object] = []
 
     def sync() -> None:
         try:
-            run_tap(password_config())
+            outcome.append(run_tap(password_config()))
         except BaseException as exc:
             outcome.append(exc)
 
@@ -168,11 +171,13 @@ def test_a_token_request_asked_to_wait_an_hour_fails_at_once(requests_mock) -> N
     worker.join(timeout=20)
 
     assert not worker.is_alive(), "the token request is waiting out a 3600 s Retry-After"
-    (error,) = outcome
-    assert isinstance(error, NexudusResponseError)
-    assert str(error) == (
-        "Nexudus answered HTTP 409 for POST /api/token, asking to wait 3600s: "
-        "the request budget is spent"
+    (run,) = outcome
+    assert isinstance(run, TapRun) and run.ids == []
+    (line,) = [m for m in caplog.messages if m.startswith("Stopping cleanly")]
+    assert line.startswith(
+        "Stopping cleanly: Nexudus answered HTTP 409 for POST /api/token, asking to wait "
+        "3600s (Retry-After), longer than the tap waits for one request (300s); run again "
+        "from "
     )
     assert time.monotonic() - started < 20
 

@@ -143,6 +143,8 @@ def render_timestamp(seconds_z: str, job_id: int, fmt: str) -> str:
     """Re-render a ``YYYY-MM-DDTHH:MM:SSZ`` value in ``timestamp_format`` ``fmt``."""
     if fmt == "seconds":
         return seconds_z
+    if fmt == "slashed":  # .NET's en-US DateTime.ToString(): month first, no zone
+        return f"{seconds_z[5:7]}/{seconds_z[8:10]}/{seconds_z[:4]} {seconds_z[11:19]}"
     rendered = f"{seconds_z[:19]}.{id_ticks(job_id):07d}"
     return rendered + "Z" if fmt == "ticks" else rendered
 

@@ -16,17 +16,18 @@ Per request, in this order (the first that applies wins):
 4. ``reset_rate``: the connection is closed without an answer;
 5. ``error_rate``: 500, 502 or 503;
 
-then, after routing, ``token_max_uses`` (401 on /api/sys calls) and on the listing route
-``changes_every``/``changes_per_burst``, ``bulk_update_*`` and ``garbage_listing_requests``.
+then, after routing, ``token_max_uses`` (401 on /api/sys calls), ``get_one_missing`` (404
+on get-one) and on the listing route ``changes_every``/``changes_per_burst``,
+``bulk_update_*`` and ``garbage_listing_requests`` (as ``garbage_listing_format`` says).
 
 Knobs that change what a served answer means rather than whether one is served:
 ``record_clock_offset_hours`` and ``record_clock_jump_*`` (the clock that writes
 UpdatedOn/CreatedOn; a jump may end, ``record_clock_jump_until``), ``stray_write_*``
 (one write stamped far off, e.g. in 2099), ``timestamp_format`` (how those are written),
 ``date_header`` (the HTTP ``Date`` header), ``shuffle_ties`` (the order of equal sort
-values), ``to_filter`` (what a ``to_`` range bound includes), and
-``throttle_status``/``retry_after_format`` (how throttling is answered). ``purge_*``
-deletes jobs between listing requests.
+values), ``to_filter`` (what a ``to_`` range bound includes), ``ignore_page_by_id``
+(paging by Id ignored), and ``throttle_status``/``retry_after_format`` (how throttling is
+answered). ``purge_*`` deletes jobs between listing requests.
 """
 
 from __future__ import annotations
@@ -58,14 +59,18 @@ from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES as DOCUMENTED_THROTTL
 DirConvention = Literal["1/-1", "0/1"]
 DateHeader = Literal["true", "missing", "wrong"]
 ToFilter = Literal["minute", "instant", "ignored"]
-TimestampFormat = Literal["seconds", "ticks", "ticks-no-z"]
+TimestampFormat = Literal["seconds", "ticks", "ticks-no-z", "slashed"]
+GarbageFormat = Literal["html", "json"]
 RetryAfterFormat = Literal["seconds", "http-date"]
 
 DATE_HEADER_MODES: tuple[str, ...] = ("true", "missing", "wrong")
 #: "seconds" ``...:29Z`` (the documented examples), "ticks" ``...:29.5000024Z`` (7
 #: fractional digits, as the live API sends), "ticks-no-z" the same without the ``Z`` (a
-#: .NET DateTime of unspecified kind).
-TIMESTAMP_FORMATS: tuple[str, ...] = ("seconds", "ticks", "ticks-no-z")
+#: .NET DateTime of unspecified kind), "slashed" ``06/11/2026 18:12:29`` (not ISO 8601:
+#: .NET's en-US ``ToString()``, month first, which no client may guess).
+TIMESTAMP_FORMATS: tuple[str, ...] = ("seconds", "ticks", "ticks-no-z", "slashed")
+#: What a garbage listing answer is: an HTML page, or a JSON notice without ``Records``.
+GARBAGE_FORMATS: tuple[str, ...] = ("html", "json")
 RETRY_AFTER_FORMATS: tuple[str, ...] = ("seconds", "http-date")
 #: Throttle answers the sandbox can give: the documented statuses (nexudus_api.py).
 THROTTLE_STATUSES: tuple[int, ...] = tuple(sorted(int(status) for status in DOCUMENTED_THROTTLES))
@@ -197,6 +202,21 @@ class SandboxFaults:
         parse=number_set,
         metavar="N,...",
     )
+    #: What those answers are: "html" (a proxy's error page) or "json" (a notice such as
+    #: ``{"Message": "The service is being updated"}``: JSON, but not a listing).
+    garbage_listing_format: GarbageFormat = knob(
+        "html",
+        help="garbage listing answers: an HTML page (default) or a JSON notice without Records",
+        choices=GARBAGE_FORMATS,
+    )
+    #: Job Ids whose get-one answers 404 while the listing still shows them (a job briefly
+    #: unavailable, or deleted between a client's listing and its get-one).
+    get_one_missing: frozenset[int] = knob(
+        frozenset(),
+        help="answer get-one for these job Ids with 404, e.g. 100003,100007",
+        parse=number_set,
+        metavar="ID,...",
+    )
     #: Each issued access token (never the static token) is refused with 401 after this
     #: many authorized requests, as an expired one would be.
     token_max_uses: int | None = knob(
@@ -272,7 +292,7 @@ class SandboxFaults:
     timestamp_format: TimestampFormat = knob(
         "seconds",
         help="UpdatedOn/CreatedOn as ...:29Z (default), ...:29.5000024Z (ticks, like the live "
-        "API) or ...:29.5000024 (ticks-no-z)",
+        "API), ...:29.5000024 (ticks-no-z) or 06/11/2026 18:12:29 (slashed, not ISO 8601)",
         choices=TIMESTAMP_FORMATS,
     )
     #: The HTTP ``Date`` response header: "true" (true UTC, as HTTP requires), "missing"
@@ -289,6 +309,14 @@ class SandboxFaults:
     #: ``orderBy=Id`` stays stable (Id is unique).
     shuffle_ties: bool = knob(
         False, help="return equal sort values in a new seeded order on every listing request"
+    )
+    #: Listings ordered by Id ignore the page number: every page is page 1's jobs, with
+    #: the page asked echoed as CurrentPage and HasNextPage true (parameters the server
+    #: ignores in silence, as a live client met).
+    ignore_page_by_id: bool = knob(
+        False,
+        help="answer every listing ordered by Id with page 1's jobs, echoing the page asked "
+        "and HasNextPage true",
     )
     #: What ``to_..._UpdatedOn=10:30`` (and CreatedOn) includes: "minute" (up to
     #: 10:30:59, inclusive at the filter's precision) or "instant" (``<= 10:30:00``, as a
@@ -379,8 +407,9 @@ class SandboxFaults:
             raise ValueError(f"date_header must be one of {list(DATE_HEADER_MODES)}")
         if self.to_filter not in TO_FILTER_MODES:
             raise ValueError(f"to_filter must be one of {list(TO_FILTER_MODES)}")
-        if not isinstance(self.shuffle_ties, bool):
-            raise ValueError("shuffle_ties must be True or False")
+        for name in ("shuffle_ties", "ignore_page_by_id"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False")
         for name in ("bulk_update_at_listing", "bulk_update_jobs", "bulk_update_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -396,6 +425,7 @@ class SandboxFaults:
             if status != 0 and not 100 <= status <= 599:
                 raise ValueError(f"scripted status {status} is not an HTTP status (or 0)")
         self.garbage_listing_requests = frozenset(self.garbage_listing_requests)
+        self.get_one_missing = frozenset(self.get_one_missing)
         if any(number < 1 for number in self.garbage_listing_requests):
             raise ValueError("garbage_listing_requests are 1-based listing request numbers")
         if min(self.status_flow_every, self.status_flow_per_burst, self.status_flow_minutes) < 0:
@@ -439,6 +469,8 @@ class SandboxFaults:
             raise ValueError(f"timestamp_format must be one of {list(TIMESTAMP_FORMATS)}")
         if self.throttle_status not in THROTTLE_STATUSES:
             raise ValueError(f"throttle_status must be one of {list(THROTTLE_STATUSES)}")
+        if self.garbage_listing_format not in GARBAGE_FORMATS:
+            raise ValueError(f"garbage_listing_format must be one of {list(GARBAGE_FORMATS)}")
         if self.retry_after_format not in RETRY_AFTER_FORMATS:
             raise ValueError(f"retry_after_format must be one of {list(RETRY_AFTER_FORMATS)}")
 

@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -389,6 +389,8 @@ class _Handler(BaseHTTPRequestHandler):
             callback(count)  # before the page is computed, so it can move data under a sync
         if count in faults.garbage_listing_requests:
             entry.fault = FAULT_GARBAGE
+            if faults.garbage_listing_format == "json":
+                return Response.json(200, {"Message": "The service is being updated"})
             return Response(200, GARBAGE_PAGE, {"Content-Type": HTML_CONTENT_TYPE})
         try:
             query = parse_listing_query(
@@ -400,10 +402,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ListingError as exc:
             return _message(400, str(exc))
         tie_seed = _tie_seed(faults, count)
+        ignored_page = faults.ignore_page_by_id and query.order_field.lower() == "id"
+        served = replace(query, page=1) if ignored_page else query
         with sandbox.lock:
             envelope = list_jobs_indexed(
-                sandbox.jobs, query, sandbox._updated_index, tie_seed=tie_seed
+                sandbox.jobs, served, sandbox._updated_index, tie_seed=tie_seed
             )
+        if ignored_page:
+            envelope.update(CurrentPage=query.page, HasNextPage=True)
         restyle_timestamps(envelope["Records"], faults.timestamp_format)
         add_extra_fields(envelope["Records"], faults)
         return Response.json(200, envelope)
@@ -417,6 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
         with sandbox.lock:
             job = sandbox.jobs.get(job_id)
             rendered = render_job(job) if job is not None else None
+        if job_id in sandbox.faults.get_one_missing:
+            rendered = None
         if rendered is None:
             return _message(404, f"BusinessBackgroundJob with Id {job_id} was not found.")
         restyle_timestamps([rendered], sandbox.faults.timestamp_format)

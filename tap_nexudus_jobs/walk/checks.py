@@ -6,10 +6,17 @@ Every error says what Nexudus did and that the run stops so the bookmark cannot 
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass, replace
 
 from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.timestamps import to_utc_iso
-from tap_nexudus_jobs.walk.listing import ONE_MINUTE, first_descending_pair, minute
+from tap_nexudus_jobs.walk.listing import (
+    ONE_MINUTE,
+    ORDER_BY_ID,
+    first_descending_pair,
+    minute,
+    minute_text,
+)
 
 if t.TYPE_CHECKING:
     from datetime import datetime
@@ -93,5 +100,54 @@ def no_ascending_order(envelope: ListingEnvelope) -> NexudusResponseError:
         f"(it echoed CurrentOrderField={envelope.order_field!r}, "
         f"CurrentSortDirection={envelope.sort_direction!r}); stopping before any "
         "record or state is emitted"
+    )
+    return NexudusResponseError(msg)
+
+
+# A page in UpdatedOn order with this many jobs, repeated in the same order, is no tie
+# shuffle's chance (equal timestamps may come back in a new order on every request).
+REPEAT_PROOF_BY_UPDATED_ON = 10
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """What a page of a query was: its number, and the TotalItems it was read with."""
+
+    page: int
+    total_items: int | None
+
+
+def page_fingerprint(request: PageRequest, records: list[Record]) -> tuple[PageRequest, int]:
+    """The query (the request less its page number) and the Ids it listed, in order."""
+    return replace(request, page=0), hash(tuple(record["Id"] for record in records))
+
+
+def repeated_page(
+    earlier: PageRead | None, request: PageRequest, envelope: ListingEnvelope
+) -> NexudusResponseError | None:
+    """The error when `request`'s page lists exactly the jobs another page of it listed.
+
+    Conclusive when nothing entered the query in between (TotalItems unchanged) and the
+    order cannot reshuffle: by Id (unique), or in UpdatedOn order on a page of at least
+    REPEAT_PROOF_BY_UPDATED_ON jobs. A server that ignores the page number answers this
+    way for ever, and each answer would cost one request of the account's hour.
+    """
+    records = envelope.records
+    if earlier is None or earlier.page == request.page or not records:
+        return None
+    if earlier.total_items != envelope.total_items:
+        return None
+    if request.order_by != ORDER_BY_ID and len(records) < REPEAT_PROOF_BY_UPDATED_ON:
+        return None
+    window = request.window
+    bounds = f"UpdatedOn from {minute_text(window.start)}"
+    if window.end is not None:
+        bounds += f" to {minute_text(window.end)}"
+    msg = (
+        f"Nexudus answered listing page {request.page} (ordered by {request.order_by}, "
+        f"dir={request.direction}, {bounds}) with the same {len(records)} jobs as page "
+        f"{earlier.page} (Ids {records[0]['Id']} to {records[-1]['Id']}): it ignores the "
+        "page number; stopping so the run does not spend the account's requests reading "
+        "them again (the bookmark stays where the jobs read allow)"
     )
     return NexudusResponseError(msg)

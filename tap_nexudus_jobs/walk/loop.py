@@ -15,11 +15,14 @@ from tap_nexudus_jobs.nexudus_api import ASCENDING_DIR_CANDIDATES
 from tap_nexudus_jobs.timestamps import floor_to_minute
 from tap_nexudus_jobs.walk import decisions as decide
 from tap_nexudus_jobs.walk.checks import (
+    PageRead,
     check_ascending_within,
     check_inside,
     check_served,
     check_to_filter,
     no_ascending_order,
+    page_fingerprint,
+    repeated_page,
 )
 from tap_nexudus_jobs.walk.knowledge import (
     Claim,
@@ -88,6 +91,8 @@ class ListingWalk:
         self._overlap = Overlap()
         self.total_items: int | None = None
         self.total_pages: int | None = None
+        # Every page read, by query and listed Ids: one a server repeats stops the run.
+        self._pages_read: dict[tuple[PageRequest, int], PageRead] = {}
 
     def pages(self) -> Iterator[ListingPage]:
         """The emit-ready records of each page read, in order."""
@@ -358,12 +363,20 @@ class ListingWalk:
                 msg = f"Nexudus listing page {request.page}: job {record['Id']} {exc}"
                 raise NexudusResponseError(msg) from None
         check_served(request, fetched.envelope)
+        self._check_not_repeated(request, fetched)
         if verify_order:
             self._sort = decide.sort_after_page(self._sort, records, request.page, request.order_by)
             check_inside(records, request)
         self._clock = decide.clock_after_page(self._clock, self._trusted_only(records))
         self._habits = decide.habits_after_page(self._habits, fetched)
         return fetched
+
+    def _check_not_repeated(self, request: PageRequest, fetched: FetchedPage) -> None:
+        key = page_fingerprint(request, fetched.records)
+        repeated = repeated_page(self._pages_read.get(key), request, fetched.envelope)
+        if repeated is not None:
+            raise repeated
+        self._pages_read[key] = PageRead(request.page, fetched.envelope.total_items)
 
     def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
         """The page's new versions, and the bookmark: no further than `complete_before`."""

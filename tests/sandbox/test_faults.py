@@ -320,6 +320,42 @@ def test_garbage_listing_pages_are_200_html(make_sandbox: Factory) -> None:
     assert listing_faults == [None, "garbage", None, "garbage"]
 
 
+def test_ignore_page_by_id_serves_page_1_under_any_page_number(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(records=30, ignore_page_by_id=True)
+    by_id = LISTING + "?orderBy=Id&dir=1&size=10&page="
+    first, third = get(sandbox, by_id + "1").json(), get(sandbox, by_id + "3").json()
+    assert [r["Id"] for r in third["Records"]] == [r["Id"] for r in first["Records"]]
+    assert (third["CurrentPage"], third["HasNextPage"]) == (3, True)
+    # Other orders page as usual.
+    by_time = get(sandbox, LISTING + "?orderBy=UpdatedOn&dir=1&size=10&page=3").json()
+    assert by_time["CurrentPage"] == 3 and by_time["HasNextPage"] is False
+
+
+def test_garbage_listing_format_json_is_a_notice_without_records(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(garbage_listing_requests=frozenset({1}), garbage_listing_format="json")
+    notice, listing = get(sandbox), get(sandbox)
+    assert notice.status_code == 200 and notice.json() == {
+        "Message": "The service is being updated"
+    }
+    assert listing.json()["Records"]
+
+
+def test_get_one_missing_answers_404_while_the_listing_shows_the_job(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(records=10)
+    first = min(sandbox.served_ids())
+    sandbox.faults = SandboxFaults(get_one_missing=frozenset({first}))
+    assert get(sandbox, f"{LISTING}/{first}").status_code == 404
+    assert get(sandbox, f"{LISTING}/{first + 1}").status_code == 200
+    assert first in {r["Id"] for r in get(sandbox).json()["Records"]}
+
+
+def test_timestamp_format_slashed_is_month_first_without_a_zone(make_sandbox: Factory) -> None:
+    sandbox = make_sandbox(records=5, timestamp_format="slashed")
+    record = get(sandbox).json()["Records"][0]
+    stored = sandbox.current_versions()[record["Id"]]  # 2026-06-11T18:12:29Z
+    assert record["UpdatedOn"] == f"{stored[5:7]}/{stored[8:10]}/{stored[:4]} {stored[11:19]}"
+
+
 def test_token_max_uses_expires_issued_tokens(make_sandbox: Factory) -> None:
     sandbox = make_sandbox(token_max_uses=3)
 
