@@ -308,8 +308,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
         response = run.send(prepared, run.context)
         run.counter.increment()
-        self._record_clock.saw_response(response.headers.get("Date"))
-        return FetchedPage(listing_envelope(response))
+        page = FetchedPage(listing_envelope(response))
+        self._record_clock.saw_response(response.headers.get("Date"), page.records)
+        return page
 
     def _check_bookmark_reachable(self, run: _Run, listing: ListingWalk) -> None:
         """Nothing listed from the bookmark: is it later than every job? (see stall.py)
