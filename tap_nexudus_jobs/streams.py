@@ -26,8 +26,13 @@ from tap_nexudus_jobs.nexudus_api import (
     equality_filter,
     range_filter,
 )
-from tap_nexudus_jobs.progress import SyncProgress, format_duration
-from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
+from tap_nexudus_jobs.progress import SyncProgress, result_data_cost_line
+from tap_nexudus_jobs.records import (
+    EXTRA_FIELDS,
+    RESULT_DATA_PARSED,
+    RESULT_DATA_PARSED_SCHEMA,
+    RecordBuilder,
+)
 from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
 from tap_nexudus_jobs.stall import check_reachable, newest_stamp, worth_checking
 from tap_nexudus_jobs.state import RunState, bookmark_key, run_start
@@ -42,16 +47,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.metrics import Counter
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
-# Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
-# "type" (DuckDB, PostgreSQL, Snowflake, the SDK's flattening) or, when present, "anyOf"
-# (target-bigquery's denormalized schema, which makes a REPEATED column of any type list
-# that names "array"); both say the same.
-RESULT_DATA_PARSED_SCHEMA = {
-    "type": ["object", "array", "null"],
-    "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}],
-    "description": "ResultData parsed, when it is a JSON object or array; null otherwise "
-    "(plain text stays in ResultData only).",
-}
 
 
 @dataclass(frozen=True)
@@ -260,15 +255,11 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if budget.stop_announced:
             return
         budget.stop_announced = True
-        share = 0.0
-        if full_records is not None:
-            seen = full_records.fetched + full_records.skipped
-            share = full_records.fetched / seen if seen else 1.0
         left = estimate_work_left(
             total_items=progress.total_items,
             jobs_done=progress.records + delivered_before,
             page_size=self.page_size,
-            get_one_share=share,
+            get_one_share=full_records.get_one_share if full_records else 0.0,
         )
         self.logger.info(
             "%s",
@@ -342,31 +333,21 @@ class BusinessBackgroundJobsStream(NexudusStream):
         full_records: FullRecordFetcher | None,
     ) -> None:
         """Before the expensive part: how much this run will cost at the current pacing."""
-        budget = self.budget
         progress.total_items = listing.total_items
         progress.total_pages = listing.total_pages
         if full_records is None:
             return
         progress.requests_per_record = 1.0
-        jobs = listing.total_items or 0
         seconds = self.pacer.seconds_for(progress.remaining_requests() or 0)
-        cap = ""
-        if budget.remaining is not None and budget.remaining < jobs:
-            cap = (
-                f"; max_requests_per_run stops this run after {budget.max_requests:,} "
-                "requests, the next run continues"
-            )
-        self.logger.info(
-            "include_result_data: up to %d get-one requests for %d jobs (none for statuses "
-            "in result_data_skip_statuses, none for versions already delivered), up to %s at "
-            "the pacing limit (%s requests/minute, %s/hour)%s",
-            jobs,
-            jobs,
-            format_duration(seconds),
-            self.config["requests_per_minute"],
-            self.config["requests_per_hour"],
-            cap,
+        line = result_data_cost_line(
+            listing.total_items or 0,
+            seconds,
+            cap=self.budget.max_requests,
+            left=self.budget.remaining,
+            per_minute=self.config["requests_per_minute"],
+            per_hour=self.config["requests_per_hour"],
         )
+        self.logger.info("%s", line)
 
     def _result_data_skip_statuses(self) -> list[str]:
         statuses = self.config["result_data_skip_statuses"]
@@ -425,18 +406,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     def _warn_unknown_fields(self, names: list[str]) -> None:
         # Once per name and run: a new API field is news, not a per-record problem.
-        if self.mask[("properties", EXTRA_FIELDS)]:
-            self.logger.warning(
-                "Nexudus sent fields the schema does not declare; kept, unchanged, in "
-                "ExtraFields: %s",
-                names,
-            )
-        else:
-            self.logger.warning(
-                "Nexudus sent fields the schema does not declare (not emitted: ExtraFields "
-                "is not selected): %s",
-                names,
-            )
+        where = (
+            "; kept, unchanged, in ExtraFields"
+            if self.mask[("properties", EXTRA_FIELDS)]
+            else " (not emitted: ExtraFields is not selected)"
+        )
+        self.logger.warning("Nexudus sent fields the schema does not declare%s: %s", where, names)
 
     @override
     def _generate_record_messages(
