@@ -127,7 +127,7 @@ def run_start(
     404s are asked again only by a run that includes ResultData.
     """
     bookmark = normalise_timestamp(_bookmark_of(context_state))
-    inherited = inherited_bookmark(context_state, stream_state) if partitioned else None
+    inherited = _inherited_bookmark(context_state, stream_state) if partitioned else None
     sdk_start = context_state.get(_SDK_START_KEY)
     start, inherited = _start(parse_timestamp(sdk_start) if sdk_start else None, inherited)
     from_start_date = bool(start_date) and start == parse_timestamp(str(start_date))
@@ -187,7 +187,7 @@ def _delivered(
     return delivered
 
 
-def inherited_bookmark(
+def _inherited_bookmark(
     partition_state: dict[str, t.Any], stream_state: dict[str, t.Any]
 ) -> str | None:
     """A partition without a bookmark of its own inherits the unpartitioned one, if any."""

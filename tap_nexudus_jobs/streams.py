@@ -434,9 +434,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
-        # The bookmark is not the newest record: the listing walk decides, per page, how
-        # far STATE may claim (it holds back where a minute may still be re-read), and
-        # _save_bookmark applies that once per page.
+        # The bookmark is not the newest record: the listing walk claims, per page, how far
+        # STATE may go (it holds back where a minute may still be re-read), state.py's
+        # RunState holds that behind stops and clocks, and _save_bookmark writes it.
         return
 
     def _save_bookmark(self, bookmark: str | None, context: Context | None) -> None:
