@@ -79,7 +79,7 @@ RETRIED_ERRORS = (RetriableAPIError, *TRANSPORT_ERRORS)
 
 
 class ThrottledError(RetriableAPIError):
-    """409/429: retry after exactly the `Retry-After` the server sent."""
+    """409/429 (or a 503 with `Retry-After`): retry after exactly the wait the server sent."""
 
     def __init__(self, message: str, response: requests.Response, retry_after: float) -> None:
         super().__init__(message, response)
@@ -99,10 +99,19 @@ class TokenRejectedError(RetriableAPIError):
 
 def raise_if_retriable(response: requests.Response, message: str) -> None:
     """Throttling and 5xx, for every kind of request, classified in one place."""
-    if response.status_code in THROTTLE_STATUSES:
+    if response.status_code in THROTTLE_STATUSES or _says_when(response):
         raise ThrottledError(message, response, retry_after_seconds(response))
     if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise RetriableAPIError(message, response)
+
+
+def _says_when(response: requests.Response) -> bool:
+    """A 503 with `Retry-After`: a throttle answer too (409, 429 and 503 alike).
+
+    Without one, a 503 is a server error like 500 and 502, and backs off exponentially.
+    """
+    unavailable = response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    return unavailable and bool(response.headers.get("Retry-After", "").strip())
 
 
 def retry_after_seconds(response: requests.Response, now: datetime | None = None) -> float:
@@ -184,7 +193,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 @dataclass(frozen=True)
 class Throttled:
-    """409/429: the server asked to wait `retry_after` seconds."""
+    """409/429 (or a 503 saying when): the server asked to wait `retry_after` seconds."""
 
     cause: str
     retry_after: float

@@ -236,6 +236,34 @@ def test_every_request_ends_within_the_caps(
     assert throttle_waits <= retries.LONGEST_THROTTLE_WAIT
 
 
+# Which answers are throttles, read from hand-written answers
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "raised", "retry_after"),
+    [
+        (409, {"Retry-After": "4"}, retries.ThrottledError, 4.0),
+        (429, {}, retries.ThrottledError, retries.DEFAULT_RETRY_AFTER),
+        (503, {"Retry-After": "7"}, retries.ThrottledError, 7.0),
+        (503, {}, RetriableAPIError, None),
+        (500, {"Retry-After": "7"}, RetriableAPIError, None),
+    ],
+)
+def test_409_429_and_a_503_saying_when_are_throttles_other_5xx_back_off(
+    status: int, headers: dict[str, str], raised: type[Exception], retry_after: float | None
+) -> None:
+    with pytest.raises(raised) as failure:
+        retries.raise_if_retriable(answer(status, **headers), f"HTTP {status}")
+
+    assert type(failure.value) is raised
+    assert getattr(failure.value, "retry_after", None) == retry_after
+
+
+def test_other_answers_are_not_the_policys_business() -> None:
+    for status in (200, 400, 401, 404):
+        retries.raise_if_retriable(answer(status, **{"Retry-After": "3"}), "fine")
+
+
 # Retry-After, read from an answer
 
 
