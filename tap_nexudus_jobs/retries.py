@@ -16,7 +16,7 @@ Why not `backoff` (which the SDK uses): one request here mixes an exact server-g
 with exponential ones under one count of attempts; backoff would need a decorator per kind
 of failure, each counting its own tries; its `max_time` would cut every kind short, not
 only an unreachable host before the first answer; its give-up re-raises the attempt's
-exception, not our one line; and it sleeps on `time.sleep`, which tests cannot replace.
+exception, not our one line; and it sleeps on `time.sleep`, which no test can inject.
 """
 
 from __future__ import annotations
@@ -363,6 +363,7 @@ class HttpPolicy:
             tries = tries.after(failure)
 
     def _decide(self, failure: Failure, tries: Tries, started: float) -> Outcome:
+        """`decide`, once the run knows what this failure says (an answer, a throttle)."""
         if not isinstance(failure, NoAnswer):
             self._answered.set()
         if isinstance(failure, Throttled):
