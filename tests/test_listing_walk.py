@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -293,7 +294,7 @@ def test_jobs_without_updated_on_listed_first_do_not_end_a_full_sync() -> None:
         if request.window.start is not None or request.order_by != "UpdatedOn":
             return real_fetch(request)
         # An unfiltered query lists ten jobs without UpdatedOn first, as SQL Server would.
-        fetched = real_fetch(PageRequest(request.window, 1, request.direction))
+        fetched = real_fetch(replace(request, page=1))
         envelope = fetched.envelope
         return FetchedPage(
             ListingEnvelope(

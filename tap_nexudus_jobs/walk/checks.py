@@ -118,8 +118,8 @@ class PageRead:
 
 
 def page_fingerprint(request: PageRequest, records: list[Record]) -> tuple[PageRequest, int]:
-    """The query (the request less its page number) and the Ids it listed, in order."""
-    return replace(request, page=0), hash(tuple(record["Id"] for record in records))
+    """The query (the request less its page number and size) and the Ids listed, in order."""
+    return replace(request, page=0, size=0), hash(tuple(record["Id"] for record in records))
 
 
 def repeated_page(
