@@ -16,6 +16,14 @@ if t.TYPE_CHECKING:
     from tap_nexudus_jobs.walk.knowledge import SortProof
     from tap_nexudus_jobs.walk.listing import Record
 
+
+@dataclass(frozen=True)
+class _AtMinute:
+    """A move that names the minute it reads from."""
+
+    minute: datetime
+
+
 # -- the sort direction, from the first page ---------------------------------------------
 
 
@@ -57,17 +65,13 @@ class NullsFirst:
 
 
 @dataclass(frozen=True)
-class Crowded:
+class Crowded(_AtMinute):
     """The page lies inside one `minute`: read that minute in Id order."""
-
-    minute: datetime
 
 
 @dataclass(frozen=True)
-class Spread:
+class Spread(_AtMinute):
     """Re-anchor at the page's last `minute` (or walk closed windows from it)."""
-
-    minute: datetime
 
 
 AnchorStep = ListingEnds | NullsFirst | Crowded | Spread
@@ -117,24 +121,18 @@ WindowPageVerdict = JobsLeft | TiesShuffled | ReadPage
 
 
 @dataclass(frozen=True)
-class WindowFrom:
+class WindowFrom(_AtMinute):
     """Page 1 of the closed window again, from `minute`."""
 
-    minute: datetime
-
 
 @dataclass(frozen=True)
-class ByIdThen:
+class ByIdThen(_AtMinute):
     """Read `minute` in Id order, then the window from the minute after."""
 
-    minute: datetime
-
 
 @dataclass(frozen=True)
-class Reanchor:
+class Reanchor(_AtMinute):
     """Leave the closed walk: re-anchor at `minute`."""
-
-    minute: datetime
 
 
 @dataclass(frozen=True)
@@ -159,27 +157,26 @@ class IdCursor:
 
 
 @dataclass(frozen=True)
-class StepBack:
+class _IdPage:
+    """A page of a minute in Id order: where to read next, and the sort it proved."""
+
+    cursor: IdCursor
+    sort: SortProof
+
+
+@dataclass(frozen=True)
+class StepBack(_IdPage):
     """Jobs left the minute: read `cursor` next, emitting nothing from this page."""
 
-    cursor: IdCursor
-    sort: SortProof
-
 
 @dataclass(frozen=True)
-class MoreIds:
+class MoreIds(_IdPage):
     """Emit the page; `cursor` is the next page."""
 
-    cursor: IdCursor
-    sort: SortProof
-
 
 @dataclass(frozen=True)
-class LastIds:
+class LastIds(_IdPage):
     """Emit the page: the minute is read."""
-
-    cursor: IdCursor
-    sort: SortProof
 
 
 IdStep = StepBack | MoreIds | LastIds
