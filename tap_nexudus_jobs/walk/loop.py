@@ -12,19 +12,18 @@ from __future__ import annotations
 import typing as t
 from dataclasses import replace
 
-from tap_nexudus_jobs.errors import NexudusResponseError
 from tap_nexudus_jobs.nexudus_api import ASCENDING_DIR_CANDIDATES
 from tap_nexudus_jobs.timestamps import floor_to_minute
 from tap_nexudus_jobs.walk import decisions as decide
+from tap_nexudus_jobs.walk import steps
 from tap_nexudus_jobs.walk.checks import (
-    PageRead,
+    PagesRead,
     check_ascending_within,
     check_inside,
     check_served,
     check_to_filter,
     no_ascending_order,
-    page_fingerprint,
-    repeated_page,
+    normalise_all,
 )
 from tap_nexudus_jobs.walk.knowledge import (
     Claim,
@@ -43,30 +42,6 @@ from tap_nexudus_jobs.walk.listing import (
     ListingWindow,
     PageRequest,
     Record,
-)
-from tap_nexudus_jobs.walk.steps import (
-    Ascending,
-    AskIdOrder,
-    AskLastPage,
-    ByIdThen,
-    Crowded,
-    Descending,
-    Finished,
-    IdCursor,
-    JobsLeft,
-    LastIds,
-    ListingEnds,
-    MoreIds,
-    NullsFirst,
-    ProbeThenRead,
-    ReadOn,
-    ReadPage,
-    Reanchor,
-    Spread,
-    StepBack,
-    StopChase,
-    TiesShuffled,
-    WindowFrom,
 )
 
 if t.TYPE_CHECKING:
@@ -114,8 +89,7 @@ class ListingWalk:
         self._ledger = VersionLedger(delivered)
         self.total_items: int | None = None
         self.total_pages: int | None = None
-        # Every page read, by query and listed Ids: one a server repeats stops the run.
-        self._pages_read: dict[tuple[PageRequest, int], PageRead] = {}
+        self._pages_read = PagesRead()
 
     def pages(self) -> Iterator[ListingPage]:
         """The emit-ready records of each page read, in order."""
@@ -153,10 +127,10 @@ class ListingWalk:
             chase = decide.chase_after_page(chase, fetched.records, floor)
             yield from self._reread_closed_windows()
             match decide.anchor_step(fetched, floor):
-                case ListingEnds():
+                case steps.ListingEnds():
                     yield self._emit(fetched.records, complete_before=None)
                     return
-                case NullsFirst():
+                case steps.NullsFirst():
                     yield self._emit(fetched.records, complete_before=None)
                     self._log(
                         "Nexudus listed a full page of jobs without UpdatedOn; jobs without "
@@ -165,10 +139,10 @@ class ListingWalk:
                     floor = EARLIEST
                     fetched = self._fetch(self._request(ListingWindow(floor), 1))
                     continue
-                case Crowded(last_minute):
+                case steps.Crowded(last_minute):
                     yield self._emit(fetched.records, complete_before=last_minute)
                     floor = yield from self._crowded(fetched, floor, last_minute)
-                case Spread(last_minute):
+                case steps.Spread(last_minute):
                     yield self._emit(fetched.records, complete_before=last_minute)
                     resume = yield from self._spread(fetched, last_minute)
                     if resume is None:
@@ -184,11 +158,11 @@ class ListingWalk:
         """The chase re-anchored at `floor`, or None where the run stops chasing."""
         verdict, chase = decide.chase_verdict(chase, floor, self._known.clock, self._known.claim)
         match verdict:
-            case StopChase():
+            case steps.StopChase():
                 return None
-            case ProbeThenRead():
+            case steps.ProbeThenRead():
                 self._probe_last_page(fetched, chase.previous_floor)
-            case ReadOn():
+            case steps.ReadOn():
                 pass
         self._ledger.forget_before(floor)
         return replace(chase, previous_floor=floor)
@@ -250,22 +224,22 @@ class ListingWalk:
                 check_to_filter(self._known.clock.probe, fetched.envelope.total_items, start, end)
                 to_filter_checked = True
             match decide.window_step(fetched):
-                case ListingEnds():
+                case steps.ListingEnds():
                     return end
-                case Crowded(value):
+                case steps.Crowded(value):
                     yield self._emit(fetched.records, complete_before=value)
                     resume = decide.by_id_then(value, end)
-                case Spread():
+                case steps.Spread():
                     resume = yield from self._window_pages(fetched, floor, end)
             match resume:
-                case ByIdThen(value):
+                case steps.ByIdThen(value):
                     yield from self._id_walk(value)
                     floor = value + ONE_MINUTE
-                case WindowFrom(value):
+                case steps.WindowFrom(value):
                     floor = value
-                case Reanchor(value):
+                case steps.Reanchor(value):
                     return value
-                case Finished(newest):
+                case steps.Finished(newest):
                     yield self._emit(newest, complete_before=None)
                     return None
 
@@ -277,11 +251,11 @@ class ListingWalk:
         while True:
             if page > 1:
                 match decide.window_page_verdict(tie, fetched, baseline, page):
-                    case JobsLeft():
-                        return WindowFrom(tie.minute_or(floor))
-                    case TiesShuffled():
+                    case steps.JobsLeft():
+                        return steps.WindowFrom(tie.minute_or(floor))
+                    case steps.TiesShuffled():
                         return decide.by_id_then(tie.minute_or(floor), end)
-                    case ReadPage():
+                    case steps.ReadPage():
                         pass
             records = fetched.records
             self._learn(habits=decide.habits_after_window_page(self._known.habits, records, end))
@@ -305,7 +279,7 @@ class ListingWalk:
                 "newer job shows it closed (else the next run re-reads it)"
             )
         window = ListingWindow(value, value + ONE_MINUTE)
-        cursor = IdCursor()
+        cursor = steps.IdCursor()
         while True:
             fetched = self._fetch(self._request(window, cursor.page, ORDER_BY_ID))
             step = decide.id_page_step(
@@ -314,11 +288,11 @@ class ListingWalk:
             self._learn(sort=step.sort)
             cursor = step.cursor
             match step:
-                case StepBack():
+                case steps.StepBack():
                     continue
-                case MoreIds():
+                case steps.MoreIds():
                     yield self._emit(fetched.records, complete_before=value)
-                case LastIds():
+                case steps.LastIds():
                     yield self._emit(fetched.records, complete_before=value)
                     self._ledger.forget_before(value + ONE_MINUTE)
                     return
@@ -345,13 +319,13 @@ class ListingWalk:
         order: Order = decide.page_one_order(fetched)
         while True:
             match order:
-                case Descending():
+                case steps.Descending():
                     return None
-                case Ascending(proven):
+                case steps.Ascending(proven):
                     return proven
-                case AskLastPage():
+                case steps.AskLastPage():
                     order = self._last_page_order(window, fetched)
-                case AskIdOrder():
+                case steps.AskIdOrder():
                     order = self._id_order(window)
 
     def _last_page_order(self, window: ListingWindow, fetched: FetchedPage) -> Order:
@@ -359,7 +333,7 @@ class ListingWalk:
         pages = t.cast("int", fetched.envelope.total_pages)
         probe = self._fetch(self._request(window, pages), verify_order=False)
         order = decide.last_page_order(fetched.records, probe.records)
-        if not isinstance(order, Descending):
+        if not isinstance(order, steps.Descending):
             self._learn(clock=self._with_probe(window.start, probe, fetched))
         return order
 
@@ -409,14 +383,9 @@ class ListingWalk:
         """Send `request`, check the response, and learn what its records prove."""
         fetched = self._fetch_raw(request)
         records = fetched.records
-        for index, record in enumerate(records):
-            try:
-                records[index] = self._normalise(record)
-            except ValueError as exc:
-                msg = f"Nexudus listing page {request.page}: job {record['Id']} {exc}"
-                raise NexudusResponseError(msg) from None
+        normalise_all(records, self._normalise, request)
         check_served(request, fetched.envelope)
-        self._check_not_repeated(request, fetched)
+        self._pages_read.check(request, fetched.envelope)
         known, sort = self._known, self._known.sort
         if verify_order:
             sort = decide.sort_after_page(sort, records, request.page, request.order_by)
@@ -427,13 +396,6 @@ class ListingWalk:
             habits=decide.habits_after_page(known.habits, fetched),
         )
         return fetched
-
-    def _check_not_repeated(self, request: PageRequest, fetched: FetchedPage) -> None:
-        key = page_fingerprint(request, fetched.records)
-        repeated = repeated_page(self._pages_read.get(key), request, fetched.envelope)
-        if repeated is not None:
-            raise repeated
-        self._pages_read[key] = PageRead(request.page, fetched.envelope.total_items)
 
     def _emit(self, records: list[Record], *, complete_before: datetime | None) -> ListingPage:
         """The page's new versions, and the bookmark: no further than `complete_before`."""
