@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -37,8 +38,10 @@ class FakeListing:
         to_means: str = "minute",
         shuffle_ties: random.Random | None = None,
         ignores_to: bool = False,
+        server_cap: int | None = None,
     ) -> None:
         self.stamps = dict(stamps)
+        self.server_cap = server_cap  # the largest `size` served, silently; None: any
         self.page_size = page_size
         self.to_means = to_means  # "minute": to=10:30 is up to 10:30:59; "instant": 10:30:00
         self.shuffle_ties = shuffle_ties
@@ -56,10 +59,9 @@ class FakeListing:
     def fetch(self, request: PageRequest) -> FetchedPage:
         self.requests.append(request)
         self.before_request(len(self.requests))
-        size = request.size or self.page_size
         query = parse_listing_query(
-            query_params(request, size),
-            max_page_size=size,
+            query_params(request, request.size),
+            max_page_size=min(request.size, self.server_cap or request.size),
             to_filter="ignored" if self.ignores_to else self.to_means,
             descends=self.descending_for_dir.__contains__,
         )
@@ -266,6 +268,22 @@ def test_a_server_that_ignores_the_to_filter_is_stopped_before_the_closed_window
     assert len(first.records) == 100  # page 1 only: nothing from the untrusted window
 
 
+def test_requests_ask_for_the_page_size_the_server_serves() -> None:
+    # The server silently caps `size` at 40: once a full page shows it, every request
+    # names 40, and the walk reads exactly the pages a walk configured with 40 reads.
+    capped = FakeListing(spread(1000), page_size=100, server_cap=40)
+    emitted, _ = walk(capped)
+    configured = FakeListing(spread(1000), page_size=40)
+    walk(configured)
+
+    assert sorted(r["Id"] for r in emitted) == list(range(1, 1001))
+    assert capped.requests[0].size == 100
+    assert {request.size for request in capped.requests[1:]} == {40}
+    assert [replace(r, size=0) for r in capped.requests] == [
+        replace(r, size=0) for r in configured.requests
+    ]
+
+
 def test_the_ledger_admits_each_version_once_and_forgets_older_minutes() -> None:
     ledger = VersionLedger()
     a = {"Id": 1, "UpdatedOn": "2025-01-01T00:00:10+00:00"}
@@ -293,7 +311,7 @@ def test_jobs_without_updated_on_listed_first_do_not_end_a_full_sync() -> None:
         if request.window.start is not None or request.order_by != "UpdatedOn":
             return real_fetch(request)
         # An unfiltered query lists ten jobs without UpdatedOn first, as SQL Server would.
-        fetched = real_fetch(PageRequest(request.window, 1, request.direction))
+        fetched = real_fetch(replace(request, page=1))
         envelope = fetched.envelope
         return FetchedPage(
             ListingEnvelope(

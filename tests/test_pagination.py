@@ -178,8 +178,8 @@ def test_a_repeat_counts_only_where_no_tie_shuffle_or_change_explains_it() -> No
         records = [{"Id": i, "UpdatedOn": "2025-01-01T00:00:00+00:00"} for i in ids]
         return ListingEnvelope(records, 2, True, total, 9, "UpdatedOn", 1)
 
-    by_id = PageRequest(ListingWindow(None), 2, 1, "Id")
-    by_time = PageRequest(ListingWindow(None), 2, 1, "UpdatedOn")
+    by_id = PageRequest(ListingWindow(None), 2, 1, "Id", size=2)
+    by_time = PageRequest(ListingWindow(None), 2, 1, "UpdatedOn", size=10)
     before = PageRead(page=1, total_items=900)
 
     assert repeated_page(before, by_id, envelope([1, 2], 900)) is not None

@@ -12,7 +12,7 @@ import pytest
 
 from tap_nexudus_jobs.envelope import ListingEnvelope
 from tap_nexudus_jobs.errors import NexudusResponseError
-from tap_nexudus_jobs.walk import FetchedPage
+from tap_nexudus_jobs.walk import FetchedPage, steps
 from tap_nexudus_jobs.walk import decisions as decide
 from tap_nexudus_jobs.walk.checks import check_to_filter
 from tap_nexudus_jobs.walk.knowledge import (
@@ -61,24 +61,24 @@ def page(
 
 def test_a_page_over_several_minutes_re_anchors_at_its_last_minute() -> None:
     fetched = page((1, at(0, 5)), (2, at(1, 10)), (3, at(3, 20)), has_next=True)
-    assert decide.anchor_step(fetched, None) == decide.AnchorStep("spread", minute(3))
+    assert decide.anchor_step(fetched, None) == steps.Spread(minute(3))
 
 
 def test_a_whole_page_inside_one_minute_is_read_by_id() -> None:
     fetched = page((1, at(2, 1)), (2, at(2, 30)), (3, at(2, 59)), has_next=True)
-    assert decide.anchor_step(fetched, minute(1)) == decide.AnchorStep("crowded", minute(2))
+    assert decide.anchor_step(fetched, minute(1)) == steps.Crowded(minute(2))
 
 
 def test_the_page_that_ends_the_listing_is_the_last() -> None:
     fetched = page((1, at(2)), (2, at(2)))
-    assert decide.anchor_step(fetched, minute(1)).kind == "last"
+    assert decide.anchor_step(fetched, minute(1)) == steps.ListingEnds()
 
 
 def test_a_full_page_without_timestamps_goes_on_from_the_earliest_minute() -> None:
     fetched = page((1, None), (2, None), has_next=True)
-    assert decide.anchor_step(fetched, None).kind == "nulls"
+    assert decide.anchor_step(fetched, None) == steps.NullsFirst()
     # From a floor, a page without timestamps has nothing to re-anchor at: it ends the walk.
-    assert decide.anchor_step(fetched, minute(0)).kind == "last"
+    assert decide.anchor_step(fetched, minute(0)) == steps.ListingEnds()
 
 
 def test_the_same_jobs_from_two_floors_mean_the_from_filter_was_ignored() -> None:
@@ -91,26 +91,26 @@ def test_the_same_jobs_from_two_floors_mean_the_from_filter_was_ignored() -> Non
 def test_past_the_first_probe_the_walk_stops() -> None:
     clock = ClockProof(newest_listed=at(10), stop_after=minute(10))
     verdict, _ = decide.chase_verdict(decide.Chase(5, None), minute(11), clock, Claim())
-    assert verdict == "stop"
+    assert verdict == steps.StopChase()
 
 
 def test_with_an_open_window_it_reads_one_page_past_the_bound_first() -> None:
     clock = ClockProof(newest_listed=at(10), stop_after=minute(10))
     claim = Claim(open_windows=(minute(9),))
     verdict, chase = decide.chase_verdict(decide.Chase(5, None), minute(11), clock, claim)
-    assert (verdict, chase.looked_past) == ("read", True)
+    assert (verdict, chase.looked_past) == (steps.ReadOn(), True)
     verdict, _ = decide.chase_verdict(chase, minute(12), clock, claim)
-    assert verdict == "stop"
+    assert verdict == steps.StopChase()
 
 
 def test_more_pages_than_the_listing_had_ask_for_a_probe_once() -> None:
     chase = decide.Chase(2, None)
     verdict, chase = decide.chase_verdict(chase, minute(1), ClockProof(), Claim())
-    assert verdict == "read"
+    assert verdict == steps.ReadOn()
     verdict, chase = decide.chase_verdict(chase, minute(2), ClockProof(), Claim())
-    assert verdict == "probe"
+    assert verdict == steps.ProbeThenRead()
     verdict, _ = decide.chase_verdict(chase, minute(3), ClockProof(), Claim())
-    assert verdict == "read"
+    assert verdict == steps.ReadOn()
 
 
 def test_a_closed_walk_pays_only_when_re_anchoring_re_reads_enough() -> None:
@@ -131,27 +131,35 @@ def test_a_closed_window_ends_before_the_newest_listed_minute() -> None:
 
 
 def test_page_one_shows_the_order_when_it_holds_two_timestamps() -> None:
-    assert decide.page_one_order(page((1, at(0)), (2, at(1)), has_next=True)) == "proven"
-    assert decide.page_one_order(page((1, at(1)), (2, at(0)), has_next=True)) == "descending"
+    assert decide.page_one_order(page((1, at(0)), (2, at(1)), has_next=True)) == steps.Ascending(
+        proven=True
+    )
+    assert decide.page_one_order(page((1, at(1)), (2, at(0)), has_next=True)) == steps.Descending()
 
 
 def test_one_timestamp_on_page_one_asks_the_last_page() -> None:
     one_value = page((1, at(5)), (2, at(5)), has_next=True, pages=3)
-    assert decide.page_one_order(one_value) == "ask_last_page"
-    assert decide.page_one_order(page((1, at(5)), (2, at(5)))) == "unproven"
+    assert decide.page_one_order(one_value) == steps.AskLastPage()
+    # Page 1 alone is the whole answer: complete whichever way it is sorted.
+    assert decide.page_one_order(page((1, at(5)), (2, at(5)))) == steps.Ascending(proven=True)
+    # More pages but one page or no timestamps: only Id order can show the direction.
+    assert decide.page_one_order(page((1, at(5)), (2, at(5)), has_next=True)) == steps.AskIdOrder()
+    assert decide.page_one_order(page((1, None), (2, None), has_next=True, pages=3)) == (
+        steps.AskIdOrder()
+    )
     # A last page older than page 1 shows the listing newest first.
-    assert decide.last_page_order(one_value.records, page((7, at(1))).records) == "descending"
+    assert decide.last_page_order(one_value.records, page((7, at(1))).records) == steps.Descending()
     assert decide.last_page_order(one_value.records, page((7, at(6)), (8, at(7))).records) == (
-        "proven"
+        steps.Ascending(proven=True)
     )
     # Newer and one value: drift could explain it, so it proves nothing.
-    assert decide.last_page_order(one_value.records, page((7, at(9))).records) == "unproven"
+    assert decide.last_page_order(one_value.records, page((7, at(9))).records) == steps.AskIdOrder()
 
 
 def test_two_ids_settle_the_direction() -> None:
-    assert decide.id_order([3, 8]) == "proven"
-    assert decide.id_order([8, 3]) == "descending"
-    assert decide.id_order([3]) == "unproven"
+    assert decide.id_order([3, 8]) == steps.Ascending(proven=True)
+    assert decide.id_order([8, 3]) == steps.Descending()
+    assert decide.id_order([3]) == steps.Ascending(proven=False)
 
 
 def test_a_descending_page_before_the_direction_is_proven_restarts_the_walk() -> None:
@@ -186,13 +194,13 @@ def test_the_probe_page_follows_from_what_lies_before_the_new_floor() -> None:
 def test_the_probe_finishes_a_window_when_it_listed_every_newer_job() -> None:
     probe = Probe(minute(0), 40, page((1, at(8)), (2, at(9)), (3, at(10))).records, False)
     clock = ClockProof(newest_listed=at(10), probe=probe)
-    resume, newest = decide.window_finished(ServerHabits(100), clock, minute(9))
-    assert resume == decide.Resume("done")
-    assert [r["Id"] for r in newest or []] == [2, 3]
+    resume = decide.window_finished(ServerHabits(100), clock, minute(9))
+    assert isinstance(resume, steps.Finished)
+    assert [r["Id"] for r in resume.newest] == [2, 3]
     # The probe starts inside minute 9: it may not hold all of it, so re-anchor there.
     late = Probe(minute(0), 40, page((2, at(9)), (3, at(10))).records, False)
-    resume, newest = decide.window_finished(ServerHabits(100), ClockProof(probe=late), minute(9))
-    assert (resume, newest) == (decide.Resume("anchor", minute(9)), None)
+    resume = decide.window_finished(ServerHabits(100), ClockProof(probe=late), minute(9))
+    assert resume == steps.Reanchor(minute(9))
 
 
 def test_a_probe_with_jobs_stamped_ahead_does_not_finish_a_window() -> None:
@@ -202,8 +210,7 @@ def test_a_probe_with_jobs_stamped_ahead_does_not_finish_a_window() -> None:
     clock = decide.with_probe(ClockProof(), minute(0), probed, probed, doubted=1)
     assert clock.probe is not None
     assert clock.probe.doubted == 1
-    resume, newest = decide.window_finished(ServerHabits(100), clock, minute(9))
-    assert (resume, newest) == (decide.Resume("anchor", minute(9)), None)
+    assert decide.window_finished(ServerHabits(100), clock, minute(9)) == steps.Reanchor(minute(9))
 
 
 def test_jobs_stamped_ahead_are_no_proof_that_to_was_ignored() -> None:
@@ -220,8 +227,7 @@ def test_when_to_covers_the_whole_minute_the_window_is_re_anchored_past_it() -> 
         ServerHabits(100), page((1, at(9, 30))).records, minute(9)
     )
     assert habits.to_covers_whole_minute
-    resume, _ = decide.window_finished(habits, ClockProof(), minute(9))
-    assert resume == decide.Resume("anchor", minute(10))
+    assert decide.window_finished(habits, ClockProof(), minute(9)) == steps.Reanchor(minute(10))
 
 
 # -- closed windows ----------------------------------------------------------------------
@@ -231,22 +237,22 @@ def test_a_window_page_is_read_while_total_items_holds() -> None:
     tie = decide.tie_after(decide.TieGroup(), page((1, at(1)), (2, at(2))).records)
     assert tie == decide.TieGroup(at(2), frozenset({2}))
     following = page((3, at(2)), (4, at(3)), has_next=True, total=10)
-    assert decide.window_page_verdict(tie, following, 10, 2) == "read"
+    assert decide.window_page_verdict(tie, following, 10, 2) == steps.ReadPage()
 
 
 def test_a_job_leaving_the_window_re_reads_it_from_page_one() -> None:
     tie = decide.TieGroup(at(2), frozenset({2}))
-    assert decide.window_page_verdict(tie, page((3, at(3)), total=9), 10, 2) == "left"
-    assert decide.window_page_verdict(tie, page(total=10), 10, 2) == "left"
+    assert decide.window_page_verdict(tie, page((3, at(3)), total=9), 10, 2) == steps.JobsLeft()
+    assert decide.window_page_verdict(tie, page(total=10), 10, 2) == steps.JobsLeft()
 
 
 def test_a_tie_seen_twice_means_ties_were_reordered() -> None:
     tie = decide.TieGroup(at(2), frozenset({2, 5}))
     reordered = page((5, at(2)), (6, at(3)), total=10)
-    assert decide.window_page_verdict(tie, reordered, 10, 2) == "shuffled"
-    assert decide.by_id_then(minute(2), minute(9)) == decide.Resume("ids", minute(2))
+    assert decide.window_page_verdict(tie, reordered, 10, 2) == steps.TiesShuffled()
+    assert decide.by_id_then(minute(2), minute(9)) == steps.ByIdThen(minute(2))
     # The window's last minute is left to the re-anchor that follows the closed walk.
-    assert decide.by_id_then(minute(9), minute(9)) == decide.Resume("anchor", minute(9))
+    assert decide.by_id_then(minute(9), minute(9)) == steps.Reanchor(minute(9))
 
 
 def test_a_page_going_back_while_total_items_held_stops_the_run() -> None:
@@ -259,26 +265,27 @@ def test_a_page_going_back_while_total_items_held_stops_the_run() -> None:
 
 
 def test_jobs_leaving_a_minute_step_the_id_walk_back() -> None:
-    cursor = decide.IdCursor(page=4, baseline=300, last_id=90)
+    cursor = steps.IdCursor(page=4, baseline=300, last_id=90)
     fetched = page((95, at(2)), total=180, has_next=True)
-    step = decide.id_page_step(cursor, fetched, closed=True, sort=SortProof(True), size=100)
-    assert (step.kind, step.cursor) == ("step_back", decide.IdCursor(2, 180, None))
+    step = decide.id_page_step(cursor, fetched, closed=True, sort=SortProof(proven=True), size=100)
+    assert step == steps.StepBack(steps.IdCursor(2, 180, None), SortProof(proven=True))
 
 
 def test_an_id_page_carries_on_where_the_last_ended() -> None:
-    cursor = decide.IdCursor(page=1)
+    cursor = steps.IdCursor(page=1)
     first = page((10, at(2)), (11, at(2)), has_next=True, total=3)
     step = decide.id_page_step(cursor, first, closed=True, sort=SortProof(), size=2)
-    assert (step.kind, step.cursor) == ("next", decide.IdCursor(2, 3, 11))
+    assert isinstance(step, steps.MoreIds)
+    assert step.cursor == steps.IdCursor(2, 3, 11)
     second = page((12, at(2)), total=3)
     step = decide.id_page_step(step.cursor, second, closed=True, sort=SortProof(), size=2)
     # Closed and TotalItems held: Ids going on upwards prove the direction.
-    assert step.kind == "last"
+    assert isinstance(step, steps.LastIds)
     assert step.sort.proven
 
 
 def test_an_id_page_starting_below_the_last_one_stops_or_restarts() -> None:
-    cursor = decide.IdCursor(page=2, baseline=3, last_id=11)
+    cursor = steps.IdCursor(page=2, baseline=3, last_id=11)
     back = page((5, at(2)), total=3)
     with pytest.raises(decide.DirectionDisproven):
         decide.id_page_step(cursor, back, closed=True, sort=SortProof(), size=2)
@@ -286,7 +293,7 @@ def test_an_id_page_starting_below_the_last_one_stops_or_restarts() -> None:
         decide.id_page_step(cursor, back, closed=True, sort=SortProof(proven=True), size=2)
     # A window that may still be open can change between pages: no verdict from it.
     step = decide.id_page_step(cursor, back, closed=False, sort=SortProof(), size=2)
-    assert step.kind == "last"
+    assert isinstance(step, steps.LastIds)
 
 
 # -- what the bookmark may claim ---------------------------------------------------------

@@ -33,9 +33,10 @@ from the same minute are emitted once (`VersionLedger`), remembering only the ne
 minutes' jobs.
 
 Where it lives: `listing.py` (requests and pages), `knowledge.py` (what the walk knows,
-in named parts), `decisions.py` (what to read next and what the bookmark may claim:
-pure functions, no I/O), `checks.py` (responses that break a promise stop the run),
-`loop.py` (`ListingWalk`: fetches, checks, and acts on the decisions).
+in one frozen value of named parts), `decisions.py` (what to read next and what the
+bookmark may claim: pure functions, no I/O), `steps.py` (the typed moves decisions
+return), `checks.py` (responses that break a promise stop the run), `loop.py`
+(`ListingWalk`: fetches, checks, and matches on the moves the decisions return).
 """
 
 from tap_nexudus_jobs.nexudus_api import ASCENDING_DIR_CANDIDATES

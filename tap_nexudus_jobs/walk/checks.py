@@ -19,6 +19,7 @@ from tap_nexudus_jobs.walk.listing import (
 )
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from tap_nexudus_jobs.envelope import ListingEnvelope
@@ -36,6 +37,18 @@ def check_served(request: PageRequest, envelope: ListingEnvelope) -> None:
     if order_field is not None and order_field.lower() != request.order_by.lower():
         msg = f"Nexudus sorted page {request.page} by {order_field!r}, not by {request.order_by}"
         raise NexudusResponseError(msg)
+
+
+def normalise_all(
+    records: list[Record], normalise: Callable[[Record], Record], request: PageRequest
+) -> None:
+    """Put each record in emit-ready form, in place; one that cannot be stops the run."""
+    for index, record in enumerate(records):
+        try:
+            records[index] = normalise(record)
+        except ValueError as exc:
+            msg = f"Nexudus listing page {request.page}: job {record['Id']} {exc}"
+            raise NexudusResponseError(msg) from None
 
 
 def not_ascending(page: int, order_by: str, pair: tuple[t.Any, t.Any]) -> NexudusResponseError:
@@ -118,8 +131,8 @@ class PageRead:
 
 
 def page_fingerprint(request: PageRequest, records: list[Record]) -> tuple[PageRequest, int]:
-    """The query (the request less its page number) and the Ids it listed, in order."""
-    return replace(request, page=0), hash(tuple(record["Id"] for record in records))
+    """The query (the request less its page number and size) and the Ids listed, in order."""
+    return replace(request, page=0, size=0), hash(tuple(record["Id"] for record in records))
 
 
 def repeated_page(
@@ -151,3 +164,17 @@ def repeated_page(
         "them again (the bookmark stays where the jobs read allow)"
     )
     return NexudusResponseError(msg)
+
+
+class PagesRead:
+    """Every page read, by query and listed Ids: one a server repeats stops the run."""
+
+    def __init__(self) -> None:
+        self._pages: dict[tuple[PageRequest, int], PageRead] = {}
+
+    def check(self, request: PageRequest, envelope: ListingEnvelope) -> None:
+        key = page_fingerprint(request, envelope.records)
+        repeated = repeated_page(self._pages.get(key), request, envelope)
+        if repeated is not None:
+            raise repeated
+        self._pages[key] = PageRead(request.page, envelope.total_items)

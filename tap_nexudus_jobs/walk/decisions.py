@@ -1,7 +1,7 @@
 """The walk's decisions: pure functions of what it knows and the page just read.
 
-None of them sends a request. Each returns what to read next (or a verdict naming it)
-and the knowledge the page adds; the loop (loop.py) fetches and acts. A decision that
+None of them sends a request. Each returns what to read next (a typed variant from
+steps.py) and the knowledge the page adds; the loop (loop.py) fetches and acts. A decision that
 finds the server broke a promise raises `NexudusResponseError`; one that finds the
 guessed `dir` value wrong raises `DirectionDisproven`, and the walk starts over.
 """
@@ -28,6 +28,36 @@ from tap_nexudus_jobs.walk.listing import (
     some_pair_ascends,
     stamps,
 )
+from tap_nexudus_jobs.walk.steps import (
+    AnchorStep,
+    Ascending,
+    AskIdOrder,
+    AskLastPage,
+    ByIdThen,
+    ChaseVerdict,
+    Crowded,
+    Descending,
+    Finished,
+    IdCursor,
+    IdStep,
+    JobsLeft,
+    LastIds,
+    ListingEnds,
+    MoreIds,
+    NullsFirst,
+    Order,
+    ProbeThenRead,
+    ReadOn,
+    ReadPage,
+    Reanchor,
+    Resume,
+    Spread,
+    StepBack,
+    StopChase,
+    TiesShuffled,
+    WindowPageVerdict,
+    WindowStep,
+)
 
 if t.TYPE_CHECKING:
     from datetime import datetime
@@ -38,8 +68,6 @@ if t.TYPE_CHECKING:
 # A closed-window walk costs a probe of the listing's last page (and sometimes a final
 # re-anchor): taken when re-anchoring is expected to re-read more pages than that.
 CLOSED_WALK_MIN_SAVING_PAGES = 0.5
-
-Order = t.Literal["descending", "proven", "unproven"]
 
 
 class DirectionDisproven(NexudusResponseError):
@@ -83,37 +111,42 @@ def habits_after_page(habits: ServerHabits, fetched: FetchedPage) -> ServerHabit
 # -- the sort direction, from the first page ---------------------------------------------
 
 
-def page_one_order(fetched: FetchedPage) -> Order | t.Literal["ask_last_page"]:
-    """What page 1 shows of the order; with one timestamp and more pages, ask the last one."""
+def page_one_order(fetched: FetchedPage) -> Order:
+    """What page 1 shows of the order; with one timestamp and more pages, ask the last one.
+
+    Page 1 alone is the whole answer when no page follows: complete whichever way it is
+    sorted, so the order counts as proven.
+    """
     records = fetched.records
     if first_descending_pair(records, ORDER_BY_UPDATED_ON) is not None:
-        return "descending"
-    if some_pair_ascends(records, ORDER_BY_UPDATED_ON):
-        return "proven"
+        return Descending()
+    if some_pair_ascends(records, ORDER_BY_UPDATED_ON) or not fetched.envelope.has_next_page:
+        return Ascending(proven=True)
     pages = fetched.envelope.total_pages
-    if not fetched.envelope.has_next_page or not stamps(records) or not pages or pages < 2:
-        return "unproven"
-    return "ask_last_page"
+    if not stamps(records) or not pages or pages < 2:
+        return AskIdOrder()
+    return AskLastPage()
 
 
 def last_page_order(first: list[Record], last: list[Record]) -> Order:
     """The last page's own order decides when it shows one; else how it compares.
 
-    A last page older than page 1 is descending; newer proves nothing under drift.
+    A last page older than page 1 is descending; newer proves nothing under drift, and
+    then Id order is asked.
     """
     later = stamps(last)
     if first_descending_pair(last, ORDER_BY_UPDATED_ON) is not None or (
         later and later[-1] < stamps(first)[0]
     ):
-        return "descending"
-    return "proven" if some_pair_ascends(last, ORDER_BY_UPDATED_ON) else "unproven"
+        return Descending()
+    return Ascending(proven=True) if some_pair_ascends(last, ORDER_BY_UPDATED_ON) else AskIdOrder()
 
 
 def id_order(ids: list[int]) -> Order:
     """Ids are distinct: two of them in one response show the direction."""
     if any(a > b for a, b in itertools.pairwise(ids)):
-        return "descending"
-    return "proven" if len(ids) >= 2 else "unproven"
+        return Descending()
+    return Ascending(proven=len(ids) >= 2)
 
 
 # -- probes: the listing's last page bounds the record clock ---------------------------
@@ -176,30 +209,17 @@ def newest_from_probe(probe: Probe | None, end: datetime) -> list[Record] | None
 # -- re-anchoring: page 1 from the last minute read ------------------------------------
 
 
-@dataclass(frozen=True)
-class AnchorStep:
-    """What page 1 of `from=<floor>` asks for next.
-
-    - "nulls": a full page without `UpdatedOn`: go on from the earliest minute there is;
-    - "last": the listing ends here;
-    - "crowded": the page lies inside one `minute`: read that minute in Id order;
-    - "spread": re-anchor at the page's last `minute` (or walk closed windows from it).
-    """
-
-    kind: t.Literal["nulls", "last", "crowded", "spread"]
-    minute: datetime | None = None
-
-
 def anchor_step(fetched: FetchedPage, floor: datetime | None) -> AnchorStep:
+    """What page 1 of `from=<floor>` asks for next."""
     listed = stamps(fetched.records)
     has_next = fetched.envelope.has_next_page
     if not listed and has_next and floor is None:
         # Listed first, as SQL Server sorts NULL: no minute to re-anchor at.
-        return AnchorStep("nulls")
+        return NullsFirst()
     if not has_next or not listed:
-        return AnchorStep("last")
+        return ListingEnds()
     first, last = minute(listed[0]), minute(listed[-1])
-    return AnchorStep("crowded" if first == last else "spread", last)
+    return Crowded(last) if first == last else Spread(last)
 
 
 @dataclass(frozen=True)
@@ -228,7 +248,7 @@ def chase_after_page(chase: Chase, records: list[Record], floor: datetime | None
 
 def chase_verdict(
     chase: Chase, floor: datetime, clock: ClockProof, claim: Claim
-) -> tuple[t.Literal["stop", "probe", "read"], Chase]:
+) -> tuple[ChaseVerdict, Chase]:
     """Stop once past every version that existed at the start; probe when chasing.
 
     Past the first probe's newest job, every version that existed when the run started
@@ -238,12 +258,10 @@ def chase_verdict(
     looked_past = chase.looked_past
     if clock.stop_after is not None and floor > clock.stop_after:
         if not claim.open_windows or looked_past:
-            return "stop", chase
+            return StopChase(), chase
         looked_past = True
     pages_left = chase.pages_left - 1
-    verdict: t.Literal["probe", "read"] = (
-        "probe" if pages_left == 0 and clock.probe is None else "read"
-    )
+    verdict = ProbeThenRead() if pages_left == 0 and clock.probe is None else ReadOn()
     return verdict, replace(chase, pages_left=pages_left, looked_past=looked_past)
 
 
@@ -280,32 +298,19 @@ def closed_end(clock: ClockProof, start: datetime) -> datetime | None:
 # -- closed windows: page numbers while TotalItems holds -------------------------------
 
 
-@dataclass(frozen=True)
-class Resume:
-    """Where a closed walk goes on after a window's pages.
-
-    - "window": page 1 of the window again, from `minute`;
-    - "ids": read `minute` in Id order, then the window from the minute after;
-    - "anchor": leave the closed walk, re-anchor at `minute`;
-    - "done": the listing is finished (the probe holds every newer job).
-    """
-
-    kind: t.Literal["window", "ids", "anchor", "done"]
-    minute: datetime | None = None
-
-
-def window_step(fetched: FetchedPage) -> AnchorStep:
-    """Page 1 of a closed window: "last" when empty, else crowded or spread."""
+def window_step(fetched: FetchedPage) -> WindowStep:
+    """Page 1 of a closed window: the listing ends when empty, else crowded or spread."""
     listed = stamps(fetched.records)
     if not listed:
-        return AnchorStep("last")
-    crowded = fetched.envelope.has_next_page and minute(listed[0]) == minute(listed[-1])
-    return AnchorStep("crowded" if crowded else "spread", minute(listed[-1]))
+        return ListingEnds()
+    last = minute(listed[-1])
+    crowded = fetched.envelope.has_next_page and minute(listed[0]) == last
+    return Crowded(last) if crowded else Spread(last)
 
 
 def by_id_then(value: datetime, end: datetime) -> Resume:
     """A minute to read in Id order; the window's last one is left to a re-anchor."""
-    return Resume("anchor", value) if value >= end else Resume("ids", value)
+    return Reanchor(value) if value >= end else ByIdThen(value)
 
 
 @dataclass(frozen=True)
@@ -334,11 +339,11 @@ def tie_after(tie: TieGroup, records: list[Record]) -> TieGroup:
 
 def window_page_verdict(
     tie: TieGroup, fetched: FetchedPage, baseline: int | None, page: int
-) -> t.Literal["left", "shuffled", "read"]:
+) -> WindowPageVerdict:
     """Page 2 on of a closed window: read it, unless jobs left or ties came reordered."""
     records = fetched.records
     if fetched.envelope.total_items != baseline or not records:
-        return "left"  # jobs left the window (or it changed): re-read from a fresh query
+        return JobsLeft()  # jobs left the window (or it changed): re-read from a fresh query
     first_stamp = next(iter(stamps(records)), None)
     if tie.value is not None and first_stamp is not None and first_stamp < tie.value:
         msg = (
@@ -350,8 +355,8 @@ def window_page_verdict(
     if tie.value is not None and any(
         r["Id"] in tie.ids and r.get("UpdatedOn") == tie.value for r in records
     ):
-        return "shuffled"  # ties came back in another order: some may have been skipped
-    return "read"
+        return TiesShuffled()  # ties came back in another order: some may have been skipped
+    return ReadPage()
 
 
 def habits_after_window_page(
@@ -364,39 +369,17 @@ def habits_after_window_page(
     return habits
 
 
-def window_finished(
-    habits: ServerHabits, clock: ClockProof, end: datetime
-) -> tuple[Resume, list[Record] | None]:
+def window_finished(habits: ServerHabits, clock: ClockProof, end: datetime) -> Resume:
     """After a window's last page: re-anchor past it, or finish with the probe's jobs.
 
     Under "to = up to E:00" minute E is only partly inside: it is re-read.
     """
     covered = end + ONE_MINUTE if habits.to_covers_whole_minute else end
     newest = newest_from_probe(clock.probe, covered)
-    if newest is not None:
-        return Resume("done"), newest
-    return Resume("anchor", covered), None
+    return Reanchor(covered) if newest is None else Finished(newest)
 
 
 # -- a minute in Id order ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IdCursor:
-    """Where an Id-ordered walk of one minute is: the page, its TotalItems, the last Id."""
-
-    page: int = 1
-    baseline: int | None = None
-    last_id: int | None = None
-
-
-@dataclass(frozen=True)
-class IdStep:
-    """ "step_back": read `cursor` next, emitting nothing; "next"/"last": emit the page."""
-
-    kind: t.Literal["step_back", "next", "last"]
-    cursor: IdCursor
-    sort: SortProof
 
 
 def id_page_step(
@@ -408,7 +391,7 @@ def id_page_step(
         # Jobs left the window: everything after them moved back by up to that many
         # places, so step back as many pages and read on (re-reads are skipped).
         page = max(1, cursor.page - math.ceil((cursor.baseline - total) / size))
-        return IdStep("step_back", IdCursor(page, total, None), sort)
+        return StepBack(IdCursor(page, total, None), sort)
     last_id = cursor.last_id
     if closed and last_id is not None and records:
         first_id = records[0]["Id"]
@@ -427,7 +410,7 @@ def id_page_step(
             raise NexudusResponseError(msg)
     done = not fetched.envelope.has_next_page or not records
     following = IdCursor(cursor.page + 1, total, records[-1]["Id"] if records else last_id)
-    return IdStep("last" if done else "next", following, sort)
+    return LastIds(following, sort) if done else MoreIds(following, sort)
 
 
 # -- what the bookmark may claim ---------------------------------------------------------

@@ -3,11 +3,12 @@
 - `SortProof`: which `dir` value lists oldest first, and whether a response proved it.
 - `ClockProof`: how far the record clock has got (the newest job listed, the probe).
 - `Claim`: what the bookmark may claim, and what holds it back.
-- `VersionLedger`: the versions already emitted (the one mutable part; the walk owns it).
 - `ServerHabits`, `Overlap`: what the server showed of itself (page size, `to` filter),
   and what re-anchoring has cost so far (for choosing a closed walk).
-
-All but the ledger are frozen: the walk replaces them with what a decision returns.
+- `Knowledge`: the five above in one frozen value; the walk rebinds it in one place
+  (`ListingWalk._learn`) with what a decision returns.
+- `VersionLedger`: the versions already emitted (the one mutable part; the walk owns it,
+  and it only grows by the page and shrinks by the minute, never read by a decision).
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ class Overlap:
     @property
     def per_page(self) -> float:
         return self.records / max(1, self.pages)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the walk knows that decisions read, in one immutable value."""
+
+    habits: ServerHabits
+    sort: SortProof = SortProof()
+    clock: ClockProof = ClockProof()
+    claim: Claim = Claim()
+    overlap: Overlap = Overlap()
 
 
 class VersionLedger:

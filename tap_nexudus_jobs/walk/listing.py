@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 # `dir` values for ascending order (1/-1 first, then 0/1): tried in turn, proven by records.
@@ -37,7 +37,9 @@ class PageRequest:
     page: int
     direction: int
     order_by: str = ORDER_BY_UPDATED_ON
-    size: int | None = None  # None: the configured page_size
+    # Always named: the walk asks for the size the server was seen to serve (it may cap
+    # `size`), so page numbers and step-backs count the same pages the server does.
+    size: int = field(kw_only=True)
     # False: without the business and `filters` settings (the whole account's listing).
     filtered: bool = True
 
