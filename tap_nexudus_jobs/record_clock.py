@@ -134,12 +134,23 @@ def after_listing(check: RecordClockCheck, records: Iterable[Record]) -> RecordC
     if bound is None:
         return check
     for record in records:
-        stamp = record.get("UpdatedOn")
-        if not isinstance(stamp, str) or (instant := parse_timestamp(stamp)) > bound:
+        instant = _instant(record.get("UpdatedOn"))
+        if instant is None or instant > bound:
             continue
         if newest is None or instant > parse_timestamp(newest):
-            newest = stamp
+            newest = record["UpdatedOn"]
     return replace(check, newest_inside=newest)
+
+
+def _instant(stamp: t.Any) -> datetime | None:
+    """A listed stamp as an instant; None if it is not one (the walk's checks of the same
+    page name it in their error line)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return parse_timestamp(stamp)
+    except ValueError:
+        return None
 
 
 def after_records(

@@ -213,6 +213,19 @@ def test_a_probe_with_jobs_stamped_ahead_does_not_finish_a_window() -> None:
     assert decide.window_finished(ServerHabits(100), clock, minute(9)) == steps.Reanchor(minute(9))
 
 
+def test_a_later_probe_with_a_job_stamped_ahead_moves_the_runs_end_past_it() -> None:
+    # Issue 19, found by the contract test: a job stamped 70 years ahead existed when the
+    # run started, but the first probe (not the listing's last page: jobs moved while it
+    # was read) bounded the run at minute 7. A later probe lists the job: the run must
+    # not stop before it, or it is left to a later run it does not belong to.
+    first = page((1, at(0)), (2, at(1)), has_next=True, total=5, pages=3)
+    clock = decide.with_probe(ClockProof(), minute(0), page((5, at(7)), has_next=True), first)
+    assert clock.stop_after == minute(7)
+    ahead = page((6, at(9)), (7, "2096-11-19T19:34:03+00:00"))
+    clock = decide.with_probe(clock, minute(3), ahead, first, doubted=1)
+    assert clock.stop_after == datetime(2096, 11, 19, 19, 34, tzinfo=timezone.utc)
+
+
 def test_jobs_stamped_ahead_are_no_proof_that_to_was_ignored() -> None:
     probed = page((1, at(8)), (2, at(12)), (3, "2099-01-01T00:00:00+00:00"), total=6)
     probe = decide.with_probe(ClockProof(), minute(0), probed, probed, doubted=1).probe

@@ -19,6 +19,7 @@ from tap_nexudus_jobs.timestamps import to_utc_iso
 from tap_nexudus_jobs.walk.checks import not_ascending
 from tap_nexudus_jobs.walk.knowledge import Claim, ClockProof, Overlap, Probe, ServerHabits
 from tap_nexudus_jobs.walk.listing import (
+    EARLIEST,
     ONE_MINUTE,
     ORDER_BY_UPDATED_ON,
     first_descending_pair,
@@ -170,8 +171,10 @@ def with_probe(
     probe = Probe(floor, envelope.total_items, last.records, envelope.has_next_page, doubted)
     seen = probe.stamps + stamps(page.records)
     stop_after = clock.stop_after
-    if stop_after is None and seen:
-        stop_after = minute(max(seen))
+    if seen and (stop_after is None or doubted):
+        # A job stamped ahead may have existed at the start with a stamp no later write
+        # reaches: the run stops only once past it (where the listing ends).
+        stop_after = max(stop_after or EARLIEST, minute(max(seen)))
     return replace(clock, probe=probe, stop_after=stop_after)
 
 
