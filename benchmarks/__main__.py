@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import time
 
@@ -26,17 +27,13 @@ SCRIPTS = {
 }
 
 
-def run_one(name: str, argv: list[str]) -> int:
-    return int(importlib.import_module(SCRIPTS[name]).main(argv))
-
-
 def main(argv: list[str]) -> int:
     """Dispatch on the first argument."""
     if not argv or argv[0] not in (*SCRIPTS, "all"):
         print(__doc__ + "\nScripts: all, " + ", ".join(SCRIPTS))
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if argv[0] != "all":
-        return run_one(argv[0], argv[1:])
+        return int(importlib.import_module(SCRIPTS[argv[0]]).main(argv[1:]))
     if any(arg != "--quick" for arg in argv[1:]):
         raise SystemExit("all: only --quick is passed on; run one script for its own sizes")
     (WORK_DIR / "results").mkdir(parents=True, exist_ok=True)
@@ -44,7 +41,11 @@ def main(argv: list[str]) -> int:
     for name in SCRIPTS:
         print(f"\n===== {name} {' '.join(argv[1:])}".rstrip(), flush=True)
         started = time.perf_counter()
-        code = run_one(name, [*argv[1:], "--output", str(WORK_DIR / "results" / f"{name}.md")])
+        # Each script in a process of its own: a client forked from a process that grew
+        # would count that in its peak RSS.
+        output = str(WORK_DIR / "results" / f"{name}.md")
+        argv_one = [sys.executable, "-m", "benchmarks", name, *argv[1:], "--output", output]
+        code = subprocess.run(argv_one, check=False).returncode
         ended.append((f"{name}: {time.perf_counter() - started:.0f} s, exit {code}", code))
     print("\n===== all: " + "; ".join(line for line, _ in ended))
     return max(int(code != 0) for _, code in ended)

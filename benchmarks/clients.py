@@ -110,20 +110,13 @@ def fresh_folder(label: str) -> Path:
 
 
 def run_client(
-    client: Client,
-    sandbox: NexudusSandbox | SandboxProcess,
-    label: str,
-    page_size: int,
-    *,
-    folder: Path | None = None,
-    state: dict[str, Any] | None = None,
-    collect: bool = True,
-    keep: bool = False,
-    timeout: float = 1800.0,
-) -> Run:
-    """One measured run of ``client`` against ``sandbox``."""
+    client: Client, sandbox: NexudusSandbox | SandboxProcess, label: str, page_size: int, *,
+    folder: Path | None = None, state: dict[str, Any] | None = None, **options: Any,
+) -> Run:  # fmt: skip
+    """One measured run of ``client`` against ``sandbox`` (``options``: ``run_measured``'s;
+    RECORDs parsed for versions unless ``collect=False``)."""
     argv, env = client.command(sandbox.url, page_size, folder or fresh_folder(label), state)
-    return run_measured(label, argv, sandbox, env=env, collect=collect, keep=keep, timeout=timeout)
+    return run_measured(label, argv, sandbox, env=env, **{"collect": True, **options})
 
 
 def run_pair(
@@ -153,42 +146,39 @@ PEER_PACKAGES = {  # venv name -> (pip requirement, distributions whose versions
 }
 
 
-def peer(name: str, install: bool) -> Client | str:
-    """The peer as a client, installed first if missing and ``install``; or why not."""
+def install(name: str) -> str:
+    """Install a peer from PyPI into its venv, writing its versions; "" or why it failed."""
     requirement, distributions = PEER_PACKAGES[name]
-    venv = VENVS_DIR / name
-    marker = venv / "bench-installed.json"
-    if not marker.exists():
-        if not install:
-            return "not installed (`--install 1` installs it)"
-        print(f"  installing {requirement} into {venv.relative_to(ROOT)} ...", flush=True)
-        python = str(venv / "bin" / "python")
-        probe = "import importlib.metadata as m, json, sys; "
-        probe += "print(json.dumps({d: m.version(d) for d in sys.argv[1:]}))"
-        steps = [
-            [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [python, "-m", "pip", "install", "--quiet", requirement],
-            [python, "-c", probe, *distributions],
-        ]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                return f"{step[-1]} failed: {done.stderr.strip()[-200:]}"
-        marker.write_text(done.stdout, encoding="utf-8")
-    versions = json.loads(marker.read_text(encoding="utf-8"))
-    shown = ", ".join(f"{k} {v}" for k, v in versions.items())
-    return Client("dlt rest_api" if name == "dlt" else name, kind=name, version=shown)
+    venv, python = VENVS_DIR / name, str(VENVS_DIR / name / "bin" / "python")
+    print(f"  installing {requirement} into {venv.relative_to(ROOT)} ...", flush=True)
+    probe = "import importlib.metadata as m, json, sys; "
+    probe += "print(json.dumps({d: m.version(d) for d in sys.argv[1:]}))"
+    for step in [
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [python, "-m", "pip", "install", "--quiet", requirement],
+        [python, "-c", probe, *distributions],
+    ]:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return f"{step[-1]} failed: {done.stderr.strip()[-200:]}"
+    (venv / "bench-installed.json").write_text(done.stdout, encoding="utf-8")
+    return ""
 
 
-def peers(install: int) -> tuple[list[Client], list[str]]:
-    """The peers ready to run, and a line per peer (its versions, or why it is skipped)."""
-    ready: list[Client] = []
-    lines = []
+def peers(may_install: int) -> tuple[list[Client], list[str]]:
+    """The peers ready to run (installed first if missing and ``may_install``), and a line
+    per peer: its versions, or why it is skipped."""
+    ready, lines = [], []
     for name in PEER_PACKAGES:
-        found = peer(name, bool(install))
-        if isinstance(found, Client):
-            ready.append(found)
-        lines.append(f"- {name}: " + (found.version if isinstance(found, Client) else found))
+        marker = VENVS_DIR / name / "bench-installed.json"
+        failed = install(name) if may_install and not marker.exists() else ""
+        if not marker.exists():
+            lines.append(f"- {name}: {failed or 'not installed (`--install 1` installs it)'}")
+            continue
+        versions = json.loads(marker.read_text(encoding="utf-8"))
+        shown = ", ".join(f"{k} {v}" for k, v in versions.items())
+        ready.append(Client("dlt rest_api" if name == "dlt" else name, kind=name, version=shown))
+        lines.append(f"- {name}: {shown}")
     return ready, lines
 
 

@@ -20,12 +20,15 @@ The tap runs in this process on a sandbox whose clock the script moves (no sleep
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
+import io
+import json
+import logging
+from contextlib import nullcontext, redirect_stdout
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
-from benchmarks.harness import Report, Size, md_table, script_main, sync_in_process
+from benchmarks.harness import Report, Size, md_table, script_main
 from nexudus_sandbox import NexudusSandbox
 from nexudus_sandbox.schedule import (
     ScheduledRun,
@@ -36,6 +39,7 @@ from nexudus_sandbox.schedule import (
     schedule_clock,
 )
 from tap_nexudus_jobs.record_clock import RecordClockGuard
+from tap_nexudus_jobs.tap import TapNexudusJobs
 
 LOOKBACKS = (0, 60)
 STEADY_START = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
@@ -51,17 +55,24 @@ def play(
     off = mock.patch.object(RecordClockGuard, "saw_time", lambda _self, _date: None)
     switch = nullcontext() if bound else off
     with switch, NexudusSandbox(records=jobs, seed=seed, clock=clock) as sandbox:
-        config: dict[str, Any] = {
-            "api_url": sandbox.url,
-            "access_token": "sandbox-token",
-            "lookback_minutes": lookback,
-        }
+        config: dict[str, Any] = {"api_url": sandbox.url, "lookback_minutes": lookback}
+        config["access_token"] = "sandbox-token"  # noqa: S105 - the sandbox's demo token
 
         def sync(state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            records, last_state = sync_in_process(config, state)
-            return records, last_state or state
+            """One sync in this process, as ``tests/conftest.py::run_tap`` runs it."""
+            buffer = io.BytesIO()
+            with redirect_stdout(io.TextIOWrapper(buffer, encoding="utf-8")) as stdout:
+                TapNexudusJobs(config=config, state=state).sync_all()
+                stdout.flush()
+            messages = [json.loads(line) for line in buffer.getvalue().splitlines()]
+            states = [m["value"] for m in messages if m["type"] == "STATE"]
+            return [m["record"] for m in messages if m["type"] == "RECORD"], (states or [state])[-1]
 
-        return play_schedule(sandbox, clock, runs, sync, seed=5)
+        logging.disable(logging.INFO)  # the SDK logs every request and metric: noise, slow
+        try:
+            return play_schedule(sandbox, clock, runs, sync, seed=5)
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 def steady_runs(count: int, updates: int) -> list[ScheduledRun]:

@@ -67,16 +67,11 @@ def run_pair(chosen: FaultScenario, args: argparse.Namespace) -> dict[str, Any]:
         second = run_client(tap, sandbox, label, args.page_size, state=state, keep=True)
         final = versions(sandbox)
     latest = {r["Id"]: r["UpdatedOn"] for r in first.kept + second.kept}
-    log = first.log + second.log
-    return {
-        "behind": lost_by_first(first, before, after_first),
-        "lost": len(set(final) - set(latest)),
-        "stale": sum(1 for i in final if i in latest and latest[i] != final[i]),
-        "requests": len(log),
-        "throttled": sum(1 for entry in log if entry.status == 409),
-        "wall": first.wall + second.wall,
-        "exits": f"{first.exit_code}/{second.exit_code}",
-    }
+    stale = sum(1 for i in final if i in latest and latest[i] != final[i])
+    results = {"behind": lost_by_first(first, before, after_first), "stale": stale}
+    results |= {"lost": len(set(final) - set(latest)), "requests": len(first.log + second.log)}
+    results |= {"throttled": first.throttled + second.throttled, "wall": first.wall + second.wall}
+    return results | {"exits": f"{first.exit_code}/{second.exit_code}"}
 
 
 def clock_table(chosen: list[FaultScenario], clock: float, args: argparse.Namespace) -> str:

@@ -11,9 +11,7 @@ and clock at hand) or, where timing matters, from its own process (``SandboxProc
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import logging
 import math
 import os
 import platform
@@ -25,7 +23,6 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -414,27 +411,6 @@ def run_measured(
     run.user, run.system, run.max_rss_kb = usage.ru_utime, usage.ru_stime, usage.ru_maxrss
     run.log = sandbox.log_snapshot()
     return run
-
-
-def sync_in_process(
-    config: dict[str, Any], state: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One sync of the tap in this process, as ``tests/conftest.py::run_tap`` runs it (for
-    a patched tap or a clock the script moves): its RECORD payloads and last STATE."""
-    from tap_nexudus_jobs.tap import TapNexudusJobs  # the sandbox process needs no tap
-
-    buffer = io.BytesIO()
-    stdout = io.TextIOWrapper(buffer, encoding="utf-8")
-    logging.disable(logging.INFO)  # the SDK logs every request and metric: noise, and slow
-    try:
-        with redirect_stdout(stdout):
-            TapNexudusJobs(config=config, state=state or {}).sync_all()
-        stdout.flush()
-    finally:
-        logging.disable(logging.NOTSET)
-    messages = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
-    states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return [m["record"] for m in messages if m["type"] == "RECORD"], (states or [None])[-1]
 
 
 # -- records lost --------------------------------------------------------------------------

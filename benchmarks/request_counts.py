@@ -202,7 +202,7 @@ def full_sync(sandbox: NexudusSandbox, n: int, size: int) -> tuple[list[str], li
     pages, lost = math.ceil(n / size), loss(served, full.emitted)
     extra, target = full.listing - pages, TARGETS.get(size)
     met = target is None or extra / pages <= target + 1e-9  # 2% of 50 pages is 1 request
-    print(f"  full sync N={n:,} page_size={size}: {full.listing} requests ({extra:+d})")
+    print(f"  N={n:,} page_size={size}: {full.listing} requests ({extra:+d}), {full.wall:.1f} s")
     row = [f"{n:,}", str(size), str(full.listing), str(pages), f"{extra:+d}"]
     row += [f"{extra / pages:+.1%}", "" if target is None else f"<= {target:.0%}: {verdict(met)}"]
     row += [" + ".join(f"{kinds[k]} {k}" for k in KINDS if kinds[k])]

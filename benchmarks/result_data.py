@@ -56,12 +56,8 @@ def steady_row(args: argparse.Namespace, lookback: int, memory: bool) -> str:
     settings: dict[str, Any] = {"page_size": 200, "lookback_minutes": lookback}
     if not memory:
         settings["result_data_skip_statuses"] = []
-    faults = SandboxFaults(
-        status_flow_every=1,
-        status_flow_per_burst=args.burst,
-        status_flow_minutes=args.minutes_between_runs,
-        seed=5,
-    )
+    flow = {"status_flow_per_burst": args.burst, "status_flow_minutes": args.minutes_between_runs}
+    faults = SandboxFaults(status_flow_every=1, seed=5, **flow)
     runs = []
     with NexudusSandbox(records=args.steady_jobs, seed=61, faults=faults) as sandbox:
         state: dict[str, Any] = {}
