@@ -92,6 +92,7 @@ class Client:
     def _dlt(self, url: str, page_size: int, folder: Path) -> tuple[list[str], dict[str, str]]:
         """The pipeline's own folder keeps the incremental state between runs."""
         mode = self.settings.get("mode", "extract")
+        (folder / "dlt-pipelines").mkdir(parents=True, exist_ok=True)
         argv = [str(VENVS_DIR / "dlt" / "bin" / "python"), str(PEERS_DIR / "dlt_rest_api.py")]
         argv += ["--config", str(PEERS_DIR / "dlt_rest_api.json"), "--api-url", url]
         argv += ["--page-size", str(page_size), "--pipelines-dir", str(folder / "dlt-pipelines")]

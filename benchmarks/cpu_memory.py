@@ -39,7 +39,6 @@ from benchmarks.harness import (
     seconds,
     verdict,
 )
-from tap_nexudus_jobs.tap import TapNexudusJobs
 
 SIZES = {
     "cpu_n": Size([100_000, 50_000], [5_000], "sizes of the CPU runs"),
@@ -169,6 +168,8 @@ def profile(args: argparse.Namespace, report: Report) -> None:
     out, text, n = WORK_DIR / "profile-top.txt", io.StringIO(), args.profile_n
     if not n:
         return
+    from tap_nexudus_jobs.tap import TapNexudusJobs  # only now: a fork would inherit its size
+
     profiler = cProfile.Profile(time.process_time)
     with SandboxProcess(n) as sandbox, Path(os.devnull).open("w") as null, redirect_stdout(null):
         config = {"api_url": sandbox.url, "access_token": "sandbox-token", **UNPACED}

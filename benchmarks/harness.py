@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -342,7 +343,7 @@ class Run:
         errors = [line.strip() for line in self.stderr().splitlines() if "Error: " in line]
         last = (errors or self.stderr().splitlines()[-1:] or [""])[-1]
         name, _, message = last.partition(": ")
-        message = message.split("caused an exception: ")[-1].split(" for url: ")[0]
+        message = re.split(r" for (?:url|path): ", message.split("caused an exception: ")[-1])[0]
         return f"exit {self.exit_code}, {name.rsplit('.', 1)[-1]}: {message[:100]}"
 
     def note(self) -> str:
