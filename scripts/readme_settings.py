@@ -14,6 +14,8 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+# The SDK's own settings (its capabilities): one line in the README, not a row each.
+SDK_SETTINGS = ("stream_maps", "stream_map_config", "faker_config", "flattening_", "batch_config")
 
 
 def settings_table() -> str:
@@ -28,7 +30,33 @@ def settings_table() -> str:
     if match is None:
         msg = "no '## Settings' section in --about --format=markdown"
         raise SystemExit(msg)
-    return match.group(1).strip()
+    return tap_rows_only(match.group(1).strip())
+
+
+def tap_rows_only(table: str) -> str:
+    """The tap's rows; the SDK's settings and the per-field filters each one sentence."""
+    lines = table.splitlines()
+    sdk = [line for line in lines if line.startswith(tuple(f"| {s}" for s in SDK_SETTINGS))]
+    fields = [line for line in lines if line.startswith("| filters.") and "| Sent as " in line]
+    kept = [line for line in lines if line not in sdk and line not in fields]
+    at = next(i for i, line in enumerate(kept) if not line.startswith("|") and i > 2)
+    kept[at:at] = [
+        "",
+        _names(
+            "`filters` takes one key per field (sent as `BusinessBackgroundJob_<key>`: jobs whose"
+            " field equals the value):",
+            fields,
+        ),
+        _names("The SDK's own settings work too:", sdk),
+    ]
+    return "\n".join(kept)
+
+
+def _names(intro: str, rows: list[str]) -> str:
+    names = sorted(
+        {row.split("|")[1].strip().split(".")[-1 if "filters." in row else 0] for row in rows}
+    )
+    return f"{intro} " + ", ".join(f"`{name}`" for name in names) + "."
 
 
 def with_table(readme: str, table: str) -> str:

@@ -29,6 +29,9 @@ if t.TYPE_CHECKING:
 
 # Bytes per read: large enough that a fast body costs few calls.
 READ_SIZE = 64 * 1024
+# Of a request's deadline, connecting may take at most this: a TCP connection that is not
+# up by then will not come up, and a wrong host should not cost a whole request timeout.
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class RequestDeadlineExceeded(requests.exceptions.ReadTimeout):
@@ -194,3 +197,39 @@ class DeadlineAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineSession(requests.Session):
+    """A session whose requests sent with a timeout must be answered in full by then.
+
+    The one timeout (the `request_timeout` setting) becomes requests' (connect, read),
+    the connect part capped at CONNECT_TIMEOUT_SECONDS, and the whole answer's deadline.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, DeadlineAdapter())
+
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
+        """Send; with a timeout, the headers and the body are due within it."""
+        timeout = kwargs.get("timeout")
+        if not isinstance(timeout, (int, float)):  # a redirect hop: (connect, read) already
+            return super().send(request, **kwargs)
+        deadline_at = time.monotonic() + timeout
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
+        try:
+            with deadline_for_this_thread(deadline_at):
+                response = super().send(request, **kwargs)
+        except requests.exceptions.ConnectTimeout:
+            raise
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            if time.monotonic() < deadline_at:
+                raise  # not the deadline: a reset, a refused connection, ...
+            raise RequestDeadlineExceeded(timeout) from None
+        if not streamed:
+            read_body_by(response, deadline_at, timeout, time.monotonic)
+        return response

@@ -149,6 +149,12 @@ class FullRecordFetcher:
             completed.append(merge_full_record(record, self._normalised(record["Id"], full)))
         return CompletedPage(completed, stop[1] if stop is not None else None)
 
+    @property
+    def get_one_share(self) -> float:
+        """The share of jobs so far that needed a get-one (1.0 before any)."""
+        seen = self.fetched + self.skipped
+        return self.fetched / seen if seen else 1.0
+
     def ask_again(self) -> Iterator[dict[str, t.Any]]:
         """Get-one again for the versions earlier runs emitted without ResultData.
 

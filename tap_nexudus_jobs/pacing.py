@@ -7,19 +7,14 @@ import time
 import typing as t
 from collections import deque
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from typing_extensions import override
 
-from tap_nexudus_jobs.deadline import (
-    DeadlineAdapter,
-    RequestDeadlineExceeded,
-    deadline_for_this_thread,
-    read_body_by,
-)
-from tap_nexudus_jobs.errors import NexudusRedirectError
-from tap_nexudus_jobs.redirects import check_redirect
+from tap_nexudus_jobs.deadline import DeadlineSession
+from tap_nexudus_jobs.redirects import SameOriginSession
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +31,6 @@ MIN_INTERVAL_MS = 110
 GENTLE_FACTOR = 2.0
 GENTLE_MAX_FACTOR = 16.0
 GENTLE_HALF_LIFE = 30.0
-CONNECT_TIMEOUT_SECONDS = 10.0
 # A wait for the minute's window at least this long gets a log line before it starts.
 ANNOUNCED_WAIT_SECONDS = 5.0
 
@@ -45,6 +39,70 @@ class _PrepaidTurns(threading.local):
     """Per thread: how many of its next requests go out on turns taken for them earlier."""
 
     turns = 0
+
+
+@dataclass(frozen=True)
+class PaceLimits:
+    """The pacing settings, and the spacings between requests they allow (seconds)."""
+
+    per_minute: int
+    per_hour: int
+    min_interval_ms: int = MIN_INTERVAL_MS
+
+    @property
+    def min_interval(self) -> float:
+        """The least time between two requests."""
+        return self.min_interval_ms / 1000
+
+    @property
+    def minute_spacing(self) -> float:
+        """The spacing within the hour's budget: until that is spent only these two bind."""
+        return max(60.0 / self.per_minute, self.min_interval)
+
+    @property
+    def nominal_spacing(self) -> float:
+        """The long-run spacing the tightest limit allows (for ETAs)."""
+        return max(self.minute_spacing, 3600.0 / self.per_hour)
+
+    @property
+    def gentle_base(self) -> float:
+        """What a slowdown multiplies: the burst spacing, or with none, the long run's."""
+        return self.min_interval or self.nominal_spacing
+
+    def rates(self) -> list[Rate]:
+        """The sliding windows pyrate-limiter keeps, minus those that never bind."""
+        return binding_rates(
+            [
+                (1, self.min_interval_ms),
+                (self.per_minute, int(Duration.MINUTE)),
+                (self.per_hour, int(Duration.HOUR)),
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class Slowdown:
+    """After throttle answers: how many times the shortest spacing requests keep.
+
+    Each answer doubles the factor (from GENTLE_FACTOR up to GENTLE_MAX_FACTOR); it halves
+    every GENTLE_HALF_LIFE seconds without one, and below 1.05 is gone.
+    """
+
+    factor: float = 1.0
+    throttled_at: float = 0.0
+    answers: int = 0
+
+    def at(self, now: float) -> float:
+        """The factor in force at `now` (1.0: no slowdown)."""
+        if self.factor <= 1.0:
+            return 1.0
+        factor = self.factor * 0.5 ** ((now - self.throttled_at) / GENTLE_HALF_LIFE)
+        return factor if factor > 1.05 else 1.0
+
+    def after_throttle(self, now: float) -> Slowdown:
+        """The slowdown after one more throttle answer at `now`."""
+        factor = min(max(GENTLE_FACTOR, self.at(now) * 2), GENTLE_MAX_FACTOR)
+        return Slowdown(factor, now, self.answers + 1)
 
 
 class RequestPacer:
@@ -66,36 +124,20 @@ class RequestPacer:
         budget: RequestBudget | None = None,
         log: Callable[[str], None] = lambda _line: None,
     ) -> None:
-        """`budget` (budget.py) admits each request first, and may stop the run."""
-        rates = binding_rates(
-            [
-                (1, min_interval_ms),
-                (per_minute, int(Duration.MINUTE)),
-                (per_hour, int(Duration.HOUR)),
-            ]
-        )
+        """`budget` (budget.py) admits each request first, and may stop the run; it is
+        asked under the pacer's lock, so admissions and turns keep one order."""
+        self.limits = PaceLimits(per_minute, per_hour, min_interval_ms)
         # A small buffer: the default 50 ms would slow a 10-per-second pace by a third.
-        self._limiter = Limiter(InMemoryBucket(rates), buffer_ms=2)
-        self._min_interval = min_interval_ms / 1000
-        # The long-run spacing the tightest limit allows (for ETAs), and the one within the
-        # hour's budget: until that is spent only the minute and interval limits bind.
-        self._nominal_spacing = max(60.0 / per_minute, 3600.0 / per_hour, min_interval_ms / 1000)
-        self._minute_spacing = max(60.0 / per_minute, min_interval_ms / 1000)
-        # What gentle pacing multiplies: the burst spacing, or with none, the long run's.
-        self._gentle_base = self._min_interval or self._nominal_spacing
+        self._limiter = Limiter(InMemoryBucket(self.limits.rates()), buffer_ms=2)
+        self._slowdown = Slowdown()
         self._sleep = sleep
         self._monotonic = monotonic
         self._log = log
-        self._per_minute = per_minute
         self._last_minute: deque[float] = deque(maxlen=per_minute)  # send times, for _acquire
         self._lock = threading.Lock()
         self._prepaid = _PrepaidTurns()
-        self._gentle_factor = 1.0
-        self._throttled_at = 0.0
         self._last_sent: float | None = None
         self.sent = 0
-        self.throttle_answers = 0
-        self.per_hour = per_hour
         self.budget = budget
 
     @classmethod
@@ -115,23 +157,30 @@ class RequestPacer:
         )
 
     @property
+    def throttle_answers(self) -> int:
+        """Throttle answers (409/429) this run."""
+        return self._slowdown.answers
+
+    @property
     def burst_spacing(self) -> float:
         """Seconds between requests while the minute and hour windows still have room."""
-        factor = self._current_gentle_factor()
-        return max(self._min_interval, self._gentle_base * factor if factor > 1.0 else 0.0)
+        factor = self._slowdown.at(self._monotonic())
+        limits = self.limits
+        return max(limits.min_interval, limits.gentle_base * factor if factor > 1.0 else 0.0)
 
     @property
     def seconds_per_request(self) -> float:
         """Long-run spacing at the current pace (used for ETAs)."""
-        return max(self._nominal_spacing, self.burst_spacing)
+        return max(self.limits.nominal_spacing, self.burst_spacing)
 
     def seconds_for(self, requests: int) -> float:
         """How long `requests` more take at the current pace: at the minute's rate while the
         hour's budget has room (a 130-request run is not paced by the hour), then the hour's."""
-        spacing = max(self._minute_spacing, self.burst_spacing)
-        room = self.budget.hour_room() if self.budget else max(0, self.per_hour - self.sent)
+        limits = self.limits
+        spacing = max(limits.minute_spacing, self.burst_spacing)
+        room = self.budget.hour_room() if self.budget else max(0, limits.per_hour - self.sent)
         fast = min(requests, room)
-        return fast * spacing + (requests - fast) * max(spacing, self._nominal_spacing)
+        return fast * spacing + (requests - fast) * max(spacing, limits.nominal_spacing)
 
     def wait_turn(self) -> None:
         """Block until the next request may go out, then count it as sent.
@@ -145,9 +194,9 @@ class RequestPacer:
             if self.budget is not None:
                 # May stop the run (RequestBudgetSpent) before this request is sent.
                 self.budget.admit()
-            factor = self._current_gentle_factor()
+            factor = self._slowdown.at(self._monotonic())
             if factor > 1.0 and self._last_sent is not None:
-                wait = self._last_sent + self._gentle_base * factor - self._monotonic()
+                wait = self._last_sent + self.limits.gentle_base * factor - self._monotonic()
                 if wait > 0:
                     self._sleep(wait)
             self._acquire()
@@ -173,11 +222,12 @@ class RequestPacer:
         """A permit from the sliding windows; say so first when it means a long wait."""
         # The minute's window full: a wait of up to a minute that would pass without a line
         # (the library only says how long its tightest rate, the 110 ms spacing, needs).
-        if len(self._last_minute) == self._per_minute:
+        per_minute = self.limits.per_minute
+        if len(self._last_minute) == per_minute:
             wait = self._last_minute[0] + 60.0 - self._monotonic()
             if wait >= ANNOUNCED_WAIT_SECONDS:
                 self._log(
-                    f"Pacing: {self._per_minute} requests in the last minute "
+                    f"Pacing: {per_minute} requests in the last minute "
                     f"(requests_per_minute); the next goes out in {wait:.0f}s"
                 )
         self._limiter.try_acquire("nexudus")
@@ -185,18 +235,8 @@ class RequestPacer:
 
     def throttled(self) -> None:
         """Nexudus said 409 (or 429): slow down for a while, more so if it repeats."""
-        # No lock: wait_turn holds it while sleeping, and these are single assignments.
-        self.throttle_answers += 1
-        previous = self._current_gentle_factor()
-        self._gentle_factor = min(max(GENTLE_FACTOR, previous * 2), GENTLE_MAX_FACTOR)
-        self._throttled_at = self._monotonic()
-
-    def _current_gentle_factor(self) -> float:
-        if self._gentle_factor <= 1.0:
-            return 1.0
-        calm = self._monotonic() - self._throttled_at
-        factor = self._gentle_factor * 0.5 ** (calm / GENTLE_HALF_LIFE)
-        return factor if factor > 1.05 else 1.0
+        # No lock: wait_turn holds it while sleeping, and this is a single assignment.
+        self._slowdown = self._slowdown.after_throttle(self._monotonic())
 
 
 def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
@@ -218,61 +258,19 @@ def binding_rates(limits: list[tuple[int, int]]) -> list[Rate]:
     return [Rate(limit, window) for limit, window in kept]
 
 
-class PacedSession(requests.Session):
-    """A requests session whose every send (redirects included) waits for the pacer.
+class PacedSession(SameOriginSession, DeadlineSession):
+    """The run's HTTP session: every send, redirect hops included, waits for the pacer.
 
-    Redirects are followed within their origin only (redirects.py): every session of a
-    run is one of these, so no request path can follow one elsewhere.
-
-    A single timeout (the `request_timeout` setting) becomes (connect, read) with the
-    connect part capped at CONNECT_TIMEOUT_SECONDS: a TCP connection that is not up by
-    then will not come up, and a wrong host should not cost a whole request timeout.
+    Its bases give every request its total deadline (deadline.py) and follow redirects
+    within their origin only (redirects.py); every session of a run is one of these.
     """
 
     def __init__(self, pacer: RequestPacer) -> None:
         super().__init__()
         self.pacer = pacer
-        for prefix in ("https://", "http://"):
-            self.mount(prefix, DeadlineAdapter())
 
     @override
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
-        """Wait for a turn, then send; with a timeout, the whole answer is due by then.
-
-        The timeout is the request's deadline, the body included (deadline.py).
-        """
+        """Wait for a turn, then send (the deadline starts once the turn has come)."""
         self.pacer.wait_turn()
-        timeout = kwargs.get("timeout")
-        if not isinstance(timeout, (int, float)):  # a redirect hop: (connect, read) already
-            return super().send(request, **kwargs)
-        deadline_at = time.monotonic() + timeout
-        kwargs["timeout"] = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
-        streamed = bool(kwargs.get("stream"))
-        kwargs["stream"] = True
-        try:
-            with deadline_for_this_thread(deadline_at):
-                response = super().send(request, **kwargs)
-        except requests.exceptions.ConnectTimeout:
-            raise
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            if time.monotonic() < deadline_at:
-                raise  # not the deadline: a reset, a refused connection, ...
-            raise RequestDeadlineExceeded(timeout) from None
-        if not streamed:
-            read_body_by(response, deadline_at, timeout, time.monotonic)
-        return response
-
-    @override
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        """The redirect's Location, if it stays within the origin; else the run stops."""
-        location = super().get_redirect_target(resp)
-        if location is not None:
-            request = resp.request
-            try:
-                check_redirect(
-                    str(request.method), resp.status_code, str(request.url or resp.url), location
-                )
-            except NexudusRedirectError:
-                resp.close()
-                raise
-        return location
+        return super().send(request, **kwargs)

@@ -91,6 +91,23 @@ class SyncProgress:
         return f"{self.pages} of {self.total_pages} pages"
 
 
+def result_data_cost_line(
+    jobs: int, seconds: float, *, cap: int | None, left: int | None, per_minute: int, per_hour: int
+) -> str:
+    """Before the get-one requests: how many, how long at the pacing limit, and the cap."""
+    capped = ""
+    if left is not None and left < jobs:
+        capped = (
+            f"; max_requests_per_run stops this run after {cap:,} requests, the next run continues"
+        )
+    return (
+        f"include_result_data: up to {jobs} get-one requests for {jobs} jobs (none for "
+        "statuses in result_data_skip_statuses, none for versions already delivered), up to "
+        f"{format_duration(seconds)} at the pacing limit ({per_minute} requests/minute, "
+        f"{per_hour}/hour){capped}"
+    )
+
+
 def plural(count: int, noun: str) -> str:
     """`1 request`, `2 requests`."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"

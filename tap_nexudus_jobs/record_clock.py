@@ -97,7 +97,8 @@ class RecordClockCheck:
     date_missing: bool = False
     #: The largest lead of a stamp inside the bound this run (None: no stamp yet).
     seen_lead: timedelta | None = None
-    #: The newest version emitted this run that is not ahead (None: none yet).
+    #: The newest version listed this run that is not ahead, emitted now or by an earlier
+    #: run (None: none yet): where the bookmark may stop when the walk claims past the bound.
     newest_inside: str | None = None
 
     @property
@@ -122,15 +123,39 @@ def after_response(
     return replace(check, now=now, date_missing=check.date_missing or date is None)
 
 
+def after_listing(check: RecordClockCheck, records: Iterable[Record]) -> RecordClockCheck:
+    """The newest stamp listed inside the bound, versions emitted before included.
+
+    A version held as ahead is listed again by every run, as delivered; once true time
+    brings it inside the bound the bookmark may pass it, so a record clock ahead for good
+    costs the versions of its last hours, not every version since it jumped.
+    """
+    bound, newest = check.bound, check.newest_inside
+    if bound is None:
+        return check
+    for record in records:
+        stamp = record.get("UpdatedOn")
+        if not isinstance(stamp, str) or (instant := parse_timestamp(stamp)) > bound:
+            continue
+        if newest is None or instant > parse_timestamp(newest):
+            newest = stamp
+    return replace(check, newest_inside=newest)
+
+
 def after_records(
     check: RecordClockCheck, records: Iterable[Record]
 ) -> tuple[RecordClockCheck, list[Ahead]]:
-    """The versions stamped past the bound; the others show the lead and the newest."""
+    """The versions emitted now stamped past the bound; the others show the lead.
+
+    Only versions emitted now show the lead: one emitted before, as ahead, and now inside
+    the bound shows where the clock was, not where it is (learning from it would let the
+    lead follow a clock that ran ahead, and lose the updates after it is put right).
+    """
     bound, now = check.bound, check.now
     if bound is None or now is None:
         return check, []
     ahead: list[Ahead] = []
-    seen, newest = check.seen_lead, check.newest_inside
+    seen = check.seen_lead
     for record in records:
         stamp = record.get("UpdatedOn")
         if not isinstance(stamp, str):
@@ -138,12 +163,9 @@ def after_records(
         instant = parse_timestamp(stamp)
         if instant > bound:
             ahead.append(Ahead(int(record["Id"]), stamp, instant - now))
-            continue
-        if seen is None or instant - now > seen:
+        elif seen is None or instant - now > seen:
             seen = instant - now
-        if newest is None or instant > parse_timestamp(newest):
-            newest = stamp
-    return replace(check, seen_lead=seen, newest_inside=newest), ahead
+    return after_listing(replace(check, seen_lead=seen), records), ahead
 
 
 def bounded_bookmark(
@@ -152,7 +174,8 @@ def bounded_bookmark(
     """`bookmark`, or if it is past the bound, the newest version emitted that is not.
 
     That version was written, so the record clock got there (the walk's own assumption),
-    and everything before it was emitted (the walk claimed more). Claiming less is always
+    and everything before it was emitted (the walk claimed more). It may be one an earlier
+    run emitted as ahead that true time has since brought inside the bound. Claiming less is always
     safe: the next run reads from there and finds again the versions ahead, which STATE
     keeps as delivered. Never behind `saved`, which STATE already claims.
     """
@@ -259,9 +282,11 @@ class RecordClockGuard:
         self._warn = log
         self._ahead_seen = 0
 
-    def saw_response(self, date_header: str | None) -> None:
-        """A listing response arrived: true time from its `Date` (else the tap's clock)."""
+    def saw_response(self, date_header: str | None, records: Iterable[Record] = ()) -> None:
+        """A listing response arrived: true time from its `Date` (else the tap's clock), and
+        its records, emitted now or before, as places the bookmark may stop."""
         self.saw_time(date_header_time(date_header))
+        self.check = after_listing(self.check, records)
 
     def saw_time(self, date: datetime | None) -> None:
         """True time as a response's `Date` gave it (None: it gave none)."""

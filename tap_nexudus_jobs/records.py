@@ -28,6 +28,17 @@ EXTRA_FIELDS = "ExtraFields"
 # Columns the tap derives: never read from the API under these names.
 DERIVED_FIELDS = frozenset({RESULT_DATA_PARSED, EXTRA_FIELDS})
 
+# Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
+# "type" (DuckDB, PostgreSQL, Snowflake, the SDK's flattening) or, when present, "anyOf"
+# (target-bigquery's denormalized schema, which makes a REPEATED column of any type list
+# that names "array"); both say the same.
+RESULT_DATA_PARSED_SCHEMA = {
+    "type": ["object", "array", "null"],
+    "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}],
+    "description": "ResultData parsed, when it is a JSON object or array; null otherwise "
+    "(plain text stays in ResultData only).",
+}
+
 
 def parse_result_data(value: t.Any) -> dict[str, t.Any] | list[t.Any] | None:
     """ResultData as a JSON object or array; None for anything else (never an error).

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urljoin, urlsplit
 
+import requests
+from typing_extensions import override
+
 from tap_nexudus_jobs.errors import NexudusRedirectError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -55,3 +58,22 @@ def check_redirect(method: str, status: int, url: str, location: str) -> None:
         "account?)"
     )
     raise NexudusRedirectError(msg)
+
+
+class SameOriginSession(requests.Session):
+    """A session that follows a redirect only within its origin; else the run stops."""
+
+    @override
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """The redirect's Location, if it stays within the origin."""
+        location = super().get_redirect_target(resp)
+        if location is not None:
+            request = resp.request
+            try:
+                check_redirect(
+                    str(request.method), resp.status_code, str(request.url or resp.url), location
+                )
+            except NexudusRedirectError:
+                resp.close()
+                raise
+        return location

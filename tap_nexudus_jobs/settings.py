@@ -1,4 +1,7 @@
-"""The tap's settings, checked strictly and reported as one line naming the setting.
+"""The tap's settings: their schema (names, types, defaults, descriptions) and their checks.
+
+The schema is what `--about`, Meltano's plugin definitions and the README's table show;
+every problem with a value is reported as one line naming the setting.
 
 Meltano hands every setting over as the user typed it (the plugin declares each one with
 `kind: string`, which Meltano does not rewrite), and environment variables are text too,
@@ -16,10 +19,12 @@ import typing as t
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from singer_sdk import typing as th
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
 from tap_nexudus_jobs.budget import budget_setting_problem
-from tap_nexudus_jobs.nexudus_api import EQUALITY_FILTERS
+from tap_nexudus_jobs.nexudus_api import EQUALITY_FILTERS, MAX_PAGE_SIZE, PUBLISHED_LIMITS
+from tap_nexudus_jobs.pacing import MIN_INTERVAL_MS
 from tap_nexudus_jobs.timestamps import (
     parse_setting_date_time,
     to_utc_iso,
@@ -38,6 +43,180 @@ FILTER_KEYS: dict[str, type] = {
     **dict.fromkeys(CREATED_ON_RANGE_KEYS, str),
 }
 SECRET_SETTINGS = frozenset({"access_token", "password", "totp"})
+
+FILTER_PROPERTIES = [
+    th.Property(
+        key,
+        th.IntegerType if kind is int else th.StringType,
+        description=(
+            f"Jobs created on or {'after' if key.startswith('from') else 'before'} this "
+            "date-time (minute precision)."
+            if key in CREATED_ON_RANGE_KEYS
+            else f"Sent as BusinessBackgroundJob_{key}: only jobs whose "
+            f"{key.replace('_', ' ')} equals this value."
+        ),
+    )
+    for key, kind in FILTER_KEYS.items()
+]
+
+SETTINGS_SCHEMA: dict[str, t.Any] = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.StringType,
+        default="https://spaces.nexudus.com",
+        title="API URL",
+        description="Base URL of the Nexudus API, without the /api/... path. Plain "
+        "http:// only for loopback hosts.",
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access token",
+        description="Static bearer token. Give this, or username and password.",
+    ),
+    th.Property(
+        "username",
+        th.StringType,
+        title="Username",
+        description="Nexudus administrator e-mail, for the OAuth password grant.",
+    ),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        title="Password",
+        description="Password for `username`.",
+    ),
+    th.Property(
+        "totp",
+        th.StringType(pattern=r"^[0-9]{6,8}$"),
+        secret=True,
+        title="TOTP code",
+        description="Two-factor code (6 to 8 digits), for users with two-factor authentication.",
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        title="Client ID",
+        description="`client_id` header for /api/token; Nexudus uses the e-mail if omitted.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description="ISO 8601 date-time, e.g. 2024-01-31T00:00:00Z (no offset: UTC; "
+        "a plain date is midnight UTC); jobs last updated before it are skipped. "
+        "Default: all history.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+        default=1000,
+        title="Page size",
+        description="Records per listing request (1 to 1000).",
+    ),
+    th.Property(
+        "lookback_minutes",
+        th.IntegerType(minimum=0),
+        default=60,
+        title="Lookback minutes",
+        description="Minutes before the bookmark each run reads again, so that a "
+        "record clock that jumps back (e.g. local time at the end of daylight saving) "
+        "loses nothing. Versions already delivered there are neither fetched nor "
+        "emitted again.",
+    ),
+    th.Property(
+        "filters",
+        th.ObjectType(*FILTER_PROPERTIES, additional_properties=False),
+        title="Filters",
+        description='Endpoint filters by suffix (e.g. {"Business": 1001, '
+        '"Status": "Failed"}), plus from_CreatedOn / to_CreatedOn.',
+    ),
+    th.Property(
+        "business_ids",
+        th.ArrayType(th.IntegerType),
+        title="Business Ids",
+        description="Extract only these Nexudus businesses (locations), one partition "
+        "each with its own bookmark, so workers can split an account. Default: one "
+        "unpartitioned stream over every business.",
+    ),
+    th.Property(
+        "include_result_data",
+        th.BooleanType,
+        default=False,
+        title="Include ResultData",
+        description="Also fetch each emitted job's full record, for ResultData: one "
+        "get-one request per job changed since the last run (needs the "
+        "BusinessBackgroundJob-Read role). Paced like every request.",
+    ),
+    th.Property(
+        "result_data_skip_statuses",
+        th.ArrayType(th.StringType),
+        default=["Queued", "Running"],
+        title="ResultData skip statuses",
+        description="With include_result_data: jobs in these Status values have no "
+        "result yet and are emitted from the listing without a get-one request; when "
+        "their status changes, their new version is fetched. Other statuses, unknown "
+        "ones included, are fetched.",
+    ),
+    th.Property(
+        "max_requests_per_run",
+        th.IntegerType(minimum=1),
+        title="Max requests per run",
+        description="Stop cleanly (exit 0, resumable STATE) before the request that "
+        "would exceed this many in one run; token, listing and get-one requests all "
+        "count. Must cover one listing page: 1 request, plus page_size get-ones with "
+        "include_result_data. Default: no cap.",
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.IntegerType(minimum=1),
+        default=PUBLISHED_LIMITS["limit_per_minute"],
+        title="Requests per minute",
+        description="Pacing: the most requests the tap sends in any minute.",
+    ),
+    th.Property(
+        "min_request_interval_ms",
+        th.IntegerType(minimum=0),
+        default=MIN_INTERVAL_MS,
+        title="Minimum request interval (ms)",
+        description="Pacing: the least time between two requests. Nexudus allows one "
+        "per 100 ms; the default keeps 10 ms for network jitter. Lower it only for a "
+        "server without that limit (e.g. the local sandbox in benchmarks).",
+    ),
+    th.Property(
+        "requests_per_hour",
+        th.IntegerType(minimum=1),
+        default=PUBLISHED_LIMITS["limit_per_hour"],
+        title="Requests per hour",
+        description="Pacing: the most requests the tap sends in any hour, counting "
+        "those earlier runs on the same state sent (kept in STATE). A run that would "
+        "wait more than 5 minutes for the hour's budget stops cleanly instead.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType(minimum=1),
+        default=60,
+        title="Request timeout (s)",
+        description="Seconds one request may take in all, its whole answer included "
+        "(connecting: at most 10). A request past it is retried like a 5xx.",
+    ),
+).to_dict()
+
+
+def settings_problems(
+    config: dict[str, t.Any], schema: dict[str, t.Any], environ: t.Mapping[str, str], prefix: str
+) -> list[str]:
+    """Unknown names first (a typo would hide behind a default), then `prepare_settings`."""
+    problems = unknown_setting_problems(config, schema, environ, prefix)
+    return problems or prepare_settings(config, schema)
+
+
+def as_text(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """`schema` with every setting declared as text, for reading environment variables:
+    `prepare_settings` then parses each by its real type, as strictly as Meltano's values."""
+    return {"properties": {key: {"type": "string"} for key in schema["properties"]}}
 
 
 def unknown_setting_problems(

@@ -34,6 +34,14 @@ def newest_stamp(*pages: list[Record]) -> str | None:
     return max((s for s in stamps if s is not None), key=parse_timestamp, default=None)
 
 
+def worth_checking(bookmark: str, read_from: datetime, listed: int | None) -> bool:
+    """Only a run that read from its bookmark (less the lookback) and found nothing.
+
+    A `start_date` later than the bookmark is where such a run reads, not the bookmark.
+    """
+    return listed == 0 and read_from <= parse_timestamp(bookmark)
+
+
 def check_reachable(bookmark: str, read_from: datetime, newest: str | None, *, where: str) -> None:
     """Raise when the account's newest listed job is older than where the run read from.
 

@@ -21,10 +21,13 @@ asked], which the next runs ask again (full_records.py).
 Lists, not mappings: Meltano deep-merges mappings in state, and a merge must not bring
 back versions or minutes that were dropped.
 
-This module is the one place that knows these keys: it checks what a run starts from
-(`checked_state`, `run_start`) and writes what a run may keep (`save_run_state`). The
-bookmark itself is written through the SDK (the stream's `_save_bookmark`), once the
-listing walk says how far it may claim.
+This module is the one place that knows these keys and the one owner of the bookmark's
+value: it checks what a run starts from (`checked_state`), reads it once into one value
+(`run_start`: where to read from, the lookback, the bookmark and what the next run needs
+beside it), and turns each page's claim into the bookmark STATE may hold (`RunState`,
+`bookmark_after_page`) and what a run may keep (`save_run_state`). The SDK writes the
+bookmark itself (the stream's `_save_bookmark`) and, before a sync, the later of the
+bookmark and `start_date` (`starting_replication_value`), which `run_start` reads.
 
 A STATE the tap cannot use (edited by hand, from another tap, or damaged) must stop the
 run with one line naming the key, before the SDK echoes it as the run's first STATE
@@ -35,16 +38,21 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.errors import StateError
 from tap_nexudus_jobs.full_records import MissingResultData, bounded_missing
-from tap_nexudus_jobs.record_clock import MAX_ZONE_LEAD
-from tap_nexudus_jobs.timestamps import parse_setting_date_time, to_utc_iso
+from tap_nexudus_jobs.record_clock import MAX_ZONE_LEAD, RecordClockGuard
+from tap_nexudus_jobs.timestamps import (
+    normalise_timestamp,
+    parse_setting_date_time,
+    parse_timestamp,
+    to_utc_iso,
+)
 
 if t.TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 BOOKMARK_KEY = "replication_key_value"
 DELIVERED_STATE_KEY = "delivered"
@@ -53,12 +61,14 @@ RECORD_CLOCK_STATE_KEY = "record_clock"
 _LEAD_KEY = "lead_minutes"
 _MAX_LEAD_MINUTES = int(MAX_ZONE_LEAD.total_seconds() // 60)
 MISSING_STATE_KEY = "result_data_missing"
+# Written by the SDK before a sync: the later of the bookmark and `start_date`.
+_SDK_START_KEY = "starting_replication_value"
 # What the SDK itself keeps in a stream's (or partition's) state.
 _SDK_KEYS = frozenset(
     {
         "replication_key",
         BOOKMARK_KEY,
-        "starting_replication_value",
+        _SDK_START_KEY,
         "progress_markers",
         "replication_key_signpost",
     }
@@ -82,27 +92,90 @@ _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
 @dataclass(frozen=True)
 class RunStart:
-    """What a stream's (or partition's) STATE gives the run that resumes from it."""
+    """What a stream's (or partition's) STATE gives the run that resumes from it, read once."""
 
-    bookmark: str | None
+    bookmark: str | None  # this holder's own bookmark, in the tap's UTC form
+    start: datetime | None  # where the walk starts (before the lookback); None: everything
+    lookback_minutes: int  # minutes re-read before `start`: 0 from `start_date`, which is exact
+    skip_before: str | None  # jobs updated before this (`start_date`) are not emitted
+    inherited: str | None  # the unpartitioned bookmark a new business starts from, if any
     delivered: DeliveredVersions
     hour: list[tuple[int, int]]  # the account's requests of the last hour, per minute
     lead: timedelta | None  # the record clock's lead over true time; None: not learned yet
     missing: list[MissingResultData]  # versions whose get-one answered 404 (ResultData)
+
+    def wanted(self, record: dict[str, t.Any]) -> bool:
+        """False for a job last updated before `start_date` (the filter is only to the minute)."""
+        updated_on = record.get("UpdatedOn")
+        skip = self.skip_before
+        return not (skip and updated_on is not None and updated_on < skip)
 
 
 def run_start(
     context_state: dict[str, t.Any],
     stream_state: dict[str, t.Any],
     *,
+    partitioned: bool,
+    start_date: str | None,
     with_result_data: bool,
     lookback_minutes: int,
 ) -> RunStart:
-    """The bookmark, the versions delivered around it, and the hour's requests.
+    """Where the run reads from, the versions delivered around it, and the hour's requests.
 
     Versions delivered without ResultData are not delivered to a run that includes it:
-    that run fetches them (once) rather than leave ResultData empty for good.
+    that run fetches them (once) rather than leave ResultData empty for good. Get-one's
+    404s are asked again only by a run that includes ResultData.
     """
+    bookmark = normalise_timestamp(_bookmark_of(context_state))
+    inherited = _inherited_bookmark(context_state, stream_state) if partitioned else None
+    sdk_start = context_state.get(_SDK_START_KEY)
+    start, inherited = _start(parse_timestamp(sdk_start) if sdk_start else None, inherited)
+    from_start_date = bool(start_date) and start == parse_timestamp(str(start_date))
+    clock = context_state.get(RECORD_CLOCK_STATE_KEY)
+    missing = [
+        MissingResultData(job_id, stamp, tries)
+        for job_id, stamp, tries in context_state.get(MISSING_STATE_KEY) or []
+    ]
+    return RunStart(
+        bookmark=bookmark,
+        start=start,
+        lookback_minutes=0 if start is None or from_start_date else lookback_minutes,
+        skip_before=_start_date_cutoff(start_date, bookmark),
+        inherited=inherited,
+        delivered=_delivered(context_state, with_result_data, lookback_minutes),
+        hour=[(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []],
+        lead=timedelta(minutes=clock[_LEAD_KEY]) if clock else None,
+        missing=missing if with_result_data else [],
+    )
+
+
+def _start(sdk_start: datetime | None, inherited: str | None) -> tuple[datetime | None, str | None]:
+    """The SDK's start (the later of bookmark and `start_date`), or the inherited bookmark.
+
+    A run without `business_ids` covered every business up to its bookmark, so that
+    bookmark is a safe start for each business that has none of its own yet: used on
+    purpose (the stream says so) rather than re-reading each business's history.
+    Returns the start and, when it is the inherited bookmark, that bookmark.
+    """
+    if inherited is None:
+        return sdk_start, None
+    inherited_start = parse_timestamp(inherited)
+    if sdk_start is not None and sdk_start >= inherited_start:
+        return sdk_start, None
+    return inherited_start, inherited
+
+
+def _start_date_cutoff(start_date: str | None, bookmark: str | None) -> str | None:
+    """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""
+    cutoff = normalise_timestamp(start_date) if start_date else None
+    if bookmark and cutoff and bookmark >= cutoff:
+        return None
+    return cutoff
+
+
+def _delivered(
+    context_state: dict[str, t.Any], with_result_data: bool, lookback_minutes: int
+) -> DeliveredVersions:
     delivered = DeliveredVersions(
         with_result_data=with_result_data, lookback_minutes=lookback_minutes
     )
@@ -111,17 +184,10 @@ def run_start(
         delivered.add_versions(
             (job_id, stamp) for stamp, ids in value.get("versions", []) for job_id in ids
         )
-    hour = [(minute, count) for minute, count in stream_state.get(HOUR_STATE_KEY) or []]
-    clock = context_state.get(RECORD_CLOCK_STATE_KEY)
-    lead = timedelta(minutes=clock[_LEAD_KEY]) if clock else None
-    missing = [
-        MissingResultData(job_id, stamp, tries)
-        for job_id, stamp, tries in context_state.get(MISSING_STATE_KEY) or []
-    ]
-    return RunStart(_bookmark_of(context_state), delivered, hour, lead, missing)
+    return delivered
 
 
-def inherited_bookmark(
+def _inherited_bookmark(
     partition_state: dict[str, t.Any], stream_state: dict[str, t.Any]
 ) -> str | None:
     """A partition without a bookmark of its own inherits the unpartitioned one, if any."""
@@ -131,6 +197,71 @@ def inherited_bookmark(
 def _bookmark_of(holder: dict[str, t.Any]) -> str | None:
     bookmark = holder.get(BOOKMARK_KEY)
     return str(bookmark) if bookmark else None
+
+
+def bookmark_after_page(
+    claim: str | None, left_over: Sequence[dict[str, t.Any]], saved: str | None
+) -> str | None:
+    """The bookmark after a page: the walk's `claim`, none past a job left for the next run.
+
+    `left_over`: the page's wanted jobs not emitted (a stop inside the page). The next
+    run re-reads from the bookmark's minute (less lookback), so every left-over job is
+    read again; the emitted versions there are skipped as already delivered. Never
+    behind `saved`, the bookmark STATE already claims.
+    """
+    stamps = [stamp for record in left_over if (stamp := record.get("UpdatedOn"))]
+    candidate = claim
+    if candidate is not None and stamps:
+        candidate = min(candidate, min(stamps))
+    if candidate is None or (saved is not None and candidate < saved):
+        return saved
+    return candidate
+
+
+def bookmark_key(stream: str, business_id: int | None) -> str:
+    """Where STATE keeps a stream's (or business partition's) bookmark, for error lines."""
+    where = f"STATE bookmarks.{stream}.{BOOKMARK_KEY}"
+    return where if business_id is None else f"{where} of business {business_id}"
+
+
+class RunState:
+    """One stream's (or partition's) STATE through a run: from its start to each page's claim.
+
+    The stream feeds it each page; it answers with the bookmark STATE may claim (the
+    walk's claim, held behind a stop inside the page and behind jobs stamped ahead of
+    true time: record_clock.py) and writes what the next run needs beyond it.
+    """
+
+    def __init__(self, start: RunStart, lookback_minutes: int, warn: Callable[[str], None]) -> None:
+        self.start = start
+        self.saved = start.bookmark
+        self.clock = RecordClockGuard(start.lead, lookback_minutes, start.bookmark, warn)
+
+    def after_page(
+        self, claim: str | None, wanted: list[dict[str, t.Any]], emitted: list[dict[str, t.Any]]
+    ) -> str | None:
+        """The bookmark to save once `emitted` (a prefix of `wanted`) is out; None: unchanged."""
+        held = bookmark_after_page(claim, wanted[len(emitted) :], self.saved)
+        bookmark = self.clock.bookmark_after(emitted, held, self.saved)
+        self.saved = bookmark or self.saved
+        return bookmark
+
+    def save(
+        self,
+        context_state: dict[str, t.Any],
+        stream_state: dict[str, t.Any],
+        hour: list[tuple[int, int]],
+    ) -> None:
+        """Keep what the next run needs beyond the bookmark (the SDK writes the bookmark)."""
+        start = self.start
+        save_run_state(
+            context_state,
+            stream_state,
+            start.delivered,
+            hour,
+            self.clock.lead_to_keep(),
+            start.missing,
+        )
 
 
 def save_run_state(

@@ -1,4 +1,4 @@
-"""The `business_background_jobs` stream: schema, query and incremental bookmark."""
+"""The `business_background_jobs` stream: schema, requests and records (state.py: the bookmark)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from typing_extensions import override
 
 from tap_nexudus_jobs.budget import RequestBudgetSpent, estimate_work_left, stop_line
 from tap_nexudus_jobs.client import NexudusStream
-from tap_nexudus_jobs.delivered import DeliveredVersions
 from tap_nexudus_jobs.envelope import listing_envelope, parsed_json
 from tap_nexudus_jobs.errors import NexudusNotFoundError
-from tap_nexudus_jobs.full_records import CompletedPage, FullRecordFetcher, MissingResultData
+from tap_nexudus_jobs.full_records import CompletedPage, FullRecordFetcher
 from tap_nexudus_jobs.nexudus_api import (
     ASCENDING_DIR_CANDIDATES,
     DIR_PARAM,
@@ -27,17 +26,17 @@ from tap_nexudus_jobs.nexudus_api import (
     equality_filter,
     range_filter,
 )
-from tap_nexudus_jobs.progress import SyncProgress, format_duration
-from tap_nexudus_jobs.record_clock import RecordClockGuard
-from tap_nexudus_jobs.records import EXTRA_FIELDS, RESULT_DATA_PARSED, RecordBuilder
-from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
-from tap_nexudus_jobs.stall import check_reachable, newest_stamp
-from tap_nexudus_jobs.state import BOOKMARK_KEY, inherited_bookmark, run_start, save_run_state
-from tap_nexudus_jobs.timestamps import (
-    filter_minute,
-    normalise_timestamp,
-    parse_timestamp,
+from tap_nexudus_jobs.progress import SyncProgress, result_data_cost_line
+from tap_nexudus_jobs.records import (
+    EXTRA_FIELDS,
+    RESULT_DATA_PARSED,
+    RESULT_DATA_PARSED_SCHEMA,
+    RecordBuilder,
 )
+from tap_nexudus_jobs.settings import CREATED_ON_RANGE_KEYS
+from tap_nexudus_jobs.stall import check_reachable, newest_stamp, worth_checking
+from tap_nexudus_jobs.state import RunState, bookmark_key, run_start
+from tap_nexudus_jobs.timestamps import filter_minute, parse_timestamp
 from tap_nexudus_jobs.walk import FetchedPage, ListingWalk, ListingWindow, PageRequest
 
 if t.TYPE_CHECKING:
@@ -48,16 +47,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.metrics import Counter
 
 LOOSE_OBJECT = th.CustomType({"type": ["object", "null"], "additionalProperties": True})
-# Parsed JSON, an object or an array, for one JSON/JSONB/VARIANT column. Targets read
-# "type" (DuckDB, PostgreSQL, Snowflake, the SDK's flattening) or, when present, "anyOf"
-# (target-bigquery's denormalized schema, which makes a REPEATED column of any type list
-# that names "array"); both say the same.
-RESULT_DATA_PARSED_SCHEMA = {
-    "type": ["object", "array", "null"],
-    "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}],
-    "description": "ResultData parsed, when it is a JSON object or array; null otherwise "
-    "(plain text stays in ResultData only).",
-}
 
 
 @dataclass(frozen=True)
@@ -67,6 +56,7 @@ class _Run:
     send: Callable[..., requests.Response]  # the SDK's request, wrapped in our retries
     counter: Counter
     context: Context | None
+    state: RunState  # the partition's STATE: its start, and each page's claim (state.py)
 
 
 class BusinessBackgroundJobsStream(NexudusStream):
@@ -117,13 +107,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._skip_before: str | None = None
-        self._starting_bookmark: str | None = None
         self._extracted_at = datetime.now(timezone.utc)
         self._builder: RecordBuilder | None = None
-        self._missing: list[MissingResultData] = []
         self.listing: ListingWalk | None = None
-        self._record_clock = RecordClockGuard(None, 0, None, self.logger.warning)
 
     @override
     def get_new_paginator(self) -> None:
@@ -138,44 +124,48 @@ class BusinessBackgroundJobsStream(NexudusStream):
         (budget.py): the records of complete work are out, the rest is the next run's.
         """
         include_result_data = bool(self.config["include_result_data"])
-        start = run_start(
-            self.get_context_state(context),
-            self.stream_state,
-            with_result_data=include_result_data,
-            lookback_minutes=self.lookback_minutes,
-        )
-        self._starting_bookmark = normalise_timestamp(start.bookmark)
-        self._record_clock = RecordClockGuard(
-            start.lead, self.lookback_minutes, self._starting_bookmark, self.logger.warning
-        )
-        self._skip_before = self._start_date_cutoff(self._starting_bookmark)
-        self.budget.seed(start.hour)
-        delivered = start.delivered
-        delivered_before = len(delivered)
-        # Versions whose get-one answered 404 before: asked again, kept while still missing.
-        self._missing = start.missing if include_result_data else []
+        state = self._run_state(context, include_result_data)
+        self.budget.seed(state.start.hour)
+        delivered_before = len(state.start.delivered)
         progress = SyncProgress(self.logger.info, self.pacer.seconds_for, lambda: self.pacer.sent)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
-            run = _Run(self.request_decorator(self._request), request_counter, context)
-            self.listing = listing = self._new_walk(run, delivered)
+            run = _Run(self.request_decorator(self._request), request_counter, context, state)
+            self.listing = listing = self._new_walk(run)
             full_records = self._new_fetcher(run) if include_result_data else None
             try:
-                if full_records is not None and self._missing:
-                    yield from self._ask_again(run, full_records, delivered)
-                stopped = yield from self._emit_pages(
-                    run, listing, progress, full_records, delivered
-                )
+                if full_records is not None and state.start.missing:
+                    yield from self._ask_again(run, full_records)
+                stopped = yield from self._emit_pages(run, listing, progress, full_records)
             except RequestBudgetSpent as spent:  # refused a listing request
                 stopped = spent
             finally:
                 if full_records is not None:
                     full_records.close()
                 # For the final STATE too: the hour's requests, and what was delivered.
-                self._save_run_state(context, delivered)
+                self._save_run_state(run)
             if stopped is not None:
                 self._log_stop(stopped, progress, full_records, delivered_before)
             self.logger.info("%s", progress.final_summary())
+
+    def _run_state(self, context: Context | None, include_result_data: bool) -> RunState:
+        """This partition's STATE, read once (state.py)."""
+        start = run_start(
+            self.get_context_state(context),
+            self.stream_state,
+            partitioned=bool(context),
+            start_date=self.config.get("start_date"),
+            with_result_data=include_result_data,
+            lookback_minutes=self.lookback_minutes,
+        )
+        if start.inherited is not None and context:
+            self.logger.info(
+                "Business %s has no bookmark of its own yet: starting from %s, the bookmark a "
+                "run without business_ids left for all businesses",
+                context.get("business_id"),
+                start.inherited,
+            )
+        return RunState(start, self.lookback_minutes, self.logger.warning)
 
     def _emit_pages(
         self,
@@ -183,41 +173,33 @@ class BusinessBackgroundJobsStream(NexudusStream):
         listing: ListingWalk,
         progress: SyncProgress,
         full_records: FullRecordFetcher | None,
-        delivered: DeliveredVersions,
     ) -> Generator[dict[str, t.Any], None, RequestBudgetSpent | None]:
         """Each page's records, then its STATE; what stopped the run early, if anything."""
-        saved = self._starting_bookmark
+        state = run.state
         for page in listing.pages():
             if progress.pages == 0:
                 self._check_bookmark_reachable(run, listing)
-                self._record_clock.check_start(where=self._bookmark_key(run.context))
+                state.clock.check_start(where=self._bookmark_key(run.context))
                 self._announce(listing, progress, full_records)
-            wanted = [r for r in page.records if self._after_start_date(r)]
+            wanted = [r for r in page.records if state.start.wanted(r)]
             done = full_records.complete(wanted) if full_records else CompletedPage(wanted)
-            bookmark = page.bookmark
-            if done.stopped is not None:
-                # Emit the complete part; STATE claims nothing past the rest.
-                bookmark = _bookmark_before(wanted[len(done.records) :], page.bookmark, saved)
-            # Never past true time plus the record clock's lead (record_clock.py).
-            bookmark = self._record_clock.bookmark_after(done.records, bookmark, saved)
+            # Emit the complete part; STATE claims nothing past the rest (state.py).
+            bookmark = state.after_page(page.bookmark, wanted, done.records)
             progress.page_done(len(done.records))
             self._extracted_at = datetime.now(timezone.utc)
             yield from done.records
             # The SDK has written every record yielded so far: make that resumable.
-            delivered.add(done.records)
+            state.start.delivered.add(done.records)
             self._save_bookmark(bookmark, run.context)
-            saved = bookmark or saved
-            self._save_run_state(run.context, delivered)
+            self._save_run_state(run)
             self._write_state_message()
             if done.stopped is not None:
                 return done.stopped
         return None
 
-    def _ask_again(
-        self, run: _Run, full_records: FullRecordFetcher, delivered: DeliveredVersions
-    ) -> Iterator[dict[str, t.Any]]:
+    def _ask_again(self, run: _Run, full_records: FullRecordFetcher) -> Iterator[dict[str, t.Any]]:
         """The versions earlier runs emitted without ResultData, if get-one has them now."""
-        asked, found = len(self._missing), 0
+        asked, found = len(run.state.start.missing), 0
         for record in full_records.ask_again():
             found += 1
             yield record
@@ -227,21 +209,21 @@ class BusinessBackgroundJobsStream(NexudusStream):
             asked,
             found,
         )
-        self._save_run_state(run.context, delivered)
+        self._save_run_state(run)
         self._write_state_message()
 
-    def _new_walk(self, run: _Run, delivered: DeliveredVersions) -> ListingWalk:
-        start = self.get_starting_timestamp(run.context)
+    def _new_walk(self, run: _Run) -> ListingWalk:
+        start = run.state.start
         return ListingWalk(
             lambda request: self._listing_page(run, request),
             self._normalise,
-            start=start,
-            lookback_minutes=self.lookback_minutes if self._is_bookmark(start) else 0,
+            start=start.start,
+            lookback_minutes=start.lookback_minutes,
             page_size=self.page_size,
-            starting_bookmark=self._starting_bookmark,
+            starting_bookmark=start.bookmark,
             log=self.logger.info,
-            delivered=delivered,
-            trusted=self._record_clock.trusts,
+            delivered=start.delivered,
+            trusted=run.state.clock.trusts,
         )
 
     def _new_fetcher(self, run: _Run) -> FullRecordFetcher:
@@ -251,19 +233,14 @@ class BusinessBackgroundJobsStream(NexudusStream):
             self.logger.warning,
             self.pacer,
             skip_statuses=self._result_data_skip_statuses(),
-            missing=self._missing,
+            missing=run.state.start.missing,
         )
 
-    def _save_run_state(self, context: Context | None, delivered: DeliveredVersions) -> None:
+    def _save_run_state(self, run: _Run) -> None:
         """What the next run needs beyond the bookmark (state.py)."""
-        save_run_state(
-            self.get_context_state(context),
-            # The hour belongs to the account, not to a partition: kept once per stream.
-            self.stream_state,
-            delivered,
-            self.budget.minute_counts(),
-            self._record_clock.lead_to_keep(),
-            self._missing,
+        # The hour belongs to the account, not to a partition: kept once per stream.
+        run.state.save(
+            self.get_context_state(run.context), self.stream_state, self.budget.minute_counts()
         )
 
     def _log_stop(
@@ -278,15 +255,11 @@ class BusinessBackgroundJobsStream(NexudusStream):
         if budget.stop_announced:
             return
         budget.stop_announced = True
-        share = 0.0
-        if full_records is not None:
-            seen = full_records.fetched + full_records.skipped
-            share = full_records.fetched / seen if seen else 1.0
         left = estimate_work_left(
             total_items=progress.total_items,
             jobs_done=progress.records + delivered_before,
             page_size=self.page_size,
-            get_one_share=share,
+            get_one_share=full_records.get_one_share if full_records else 0.0,
         )
         self.logger.info(
             "%s",
@@ -308,8 +281,9 @@ class BusinessBackgroundJobsStream(NexudusStream):
         )
         response = run.send(prepared, run.context)
         run.counter.increment()
-        self._record_clock.saw_response(response.headers.get("Date"))
-        return FetchedPage(listing_envelope(response))
+        page = FetchedPage(listing_envelope(response))
+        run.state.clock.saw_response(response.headers.get("Date"), page.records)
+        return page
 
     def _check_bookmark_reachable(self, run: _Run, listing: ListingWalk) -> None:
         """Nothing listed from the bookmark: is it later than every job? (see stall.py)
@@ -318,12 +292,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
         Unfiltered: a job can leave a filtered listing (a `Status` filter) and take the
         bookmark's job with it, but no job leaves the account's listing by changing.
         """
-        bookmark, read_from = self._starting_bookmark, listing.read_from
-        # Only a run that read from its bookmark (less the lookback) and found nothing: a
-        # start_date later than the bookmark is where such a run reads, not the bookmark.
-        if bookmark is None or read_from is None or listing.total_items != 0:
-            return
-        if read_from > parse_timestamp(bookmark):
+        bookmark, read_from = run.state.start.bookmark, listing.read_from
+        if (
+            bookmark is None
+            or read_from is None
+            or not worth_checking(bookmark, read_from, listing.total_items)
+        ):
             return
         whole = ListingWindow(None)
         direction = ASCENDING_DIR_CANDIDATES[0]
@@ -338,11 +312,7 @@ class BusinessBackgroundJobsStream(NexudusStream):
         check_reachable(bookmark, read_from, newest_stamp(first.records, last.records), where=where)
 
     def _bookmark_key(self, context: Context | None) -> str:
-        """Where STATE keeps this partition's bookmark, for error lines."""
-        where = f"STATE bookmarks.{self.name}.{BOOKMARK_KEY}"
-        if context:
-            where += f" of business {context.get('business_id')}"
-        return where
+        return bookmark_key(self.name, context.get("business_id") if context else None)
 
     def _full_record(self, run: _Run, job_id: int) -> tuple[dict[str, t.Any] | None, float]:
         """Get-one for a job: its full record (None if deleted) and the round-trip time."""
@@ -364,31 +334,21 @@ class BusinessBackgroundJobsStream(NexudusStream):
         full_records: FullRecordFetcher | None,
     ) -> None:
         """Before the expensive part: how much this run will cost at the current pacing."""
-        budget = self.budget
         progress.total_items = listing.total_items
         progress.total_pages = listing.total_pages
         if full_records is None:
             return
         progress.requests_per_record = 1.0
-        jobs = listing.total_items or 0
         seconds = self.pacer.seconds_for(progress.remaining_requests() or 0)
-        cap = ""
-        if budget.remaining is not None and budget.remaining < jobs:
-            cap = (
-                f"; max_requests_per_run stops this run after {budget.max_requests:,} "
-                "requests, the next run continues"
-            )
-        self.logger.info(
-            "include_result_data: up to %d get-one requests for %d jobs (none for statuses "
-            "in result_data_skip_statuses, none for versions already delivered), up to %s at "
-            "the pacing limit (%s requests/minute, %s/hour)%s",
-            jobs,
-            jobs,
-            format_duration(seconds),
-            self.config["requests_per_minute"],
-            self.config["requests_per_hour"],
-            cap,
+        line = result_data_cost_line(
+            listing.total_items or 0,
+            seconds,
+            cap=self.budget.max_requests,
+            left=self.budget.remaining,
+            per_minute=self.config["requests_per_minute"],
+            per_hour=self.config["requests_per_hour"],
         )
+        self.logger.info("%s", line)
 
     def _result_data_skip_statuses(self) -> list[str]:
         statuses = self.config["result_data_skip_statuses"]
@@ -400,31 +360,6 @@ class BusinessBackgroundJobsStream(NexudusStream):
         """One partition per configured business, each with its own bookmark."""
         business_ids = self.config.get("business_ids")
         return [{"business_id": int(b)} for b in business_ids] if business_ids else None
-
-    @override
-    def get_starting_timestamp(self, context: Context | None) -> datetime | None:
-        """The bookmark; a new business partition starts from an unpartitioned bookmark.
-
-        A run without `business_ids` covered every business up to its bookmark, so that
-        bookmark is a safe start for each business that has none of its own yet. It is
-        used on purpose, and said so, rather than re-reading each business's history.
-        """
-        start = super().get_starting_timestamp(context)
-        if not context:
-            return start
-        inherited = inherited_bookmark(self.get_context_state(context), self.stream_state)
-        if inherited is None:
-            return start
-        inherited_start = parse_timestamp(inherited)
-        if start is not None and start >= inherited_start:
-            return start
-        self.logger.info(
-            "Business %s has no bookmark of its own yet: starting from %s, the bookmark a "
-            "run without business_ids left for all businesses",
-            context.get("business_id"),
-            inherited,
-        )
-        return inherited_start
 
     @property
     def page_size(self) -> int:
@@ -461,11 +396,6 @@ class BusinessBackgroundJobsStream(NexudusStream):
                 params[equality_filter(key)] = value
         return params
 
-    def _after_start_date(self, row: dict[str, t.Any]) -> bool:
-        """False for jobs last updated before `start_date` (the filter is only to the minute)."""
-        updated_on = row.get("UpdatedOn")
-        return not (self._skip_before and updated_on is not None and updated_on < self._skip_before)
-
     def _normalise(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         """The record to emit: selected schema fields, typed, timestamps in UTC ISO 8601."""
         if self._builder is None:
@@ -477,18 +407,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
 
     def _warn_unknown_fields(self, names: list[str]) -> None:
         # Once per name and run: a new API field is news, not a per-record problem.
-        if self.mask[("properties", EXTRA_FIELDS)]:
-            self.logger.warning(
-                "Nexudus sent fields the schema does not declare; kept, unchanged, in "
-                "ExtraFields: %s",
-                names,
-            )
-        else:
-            self.logger.warning(
-                "Nexudus sent fields the schema does not declare (not emitted: ExtraFields "
-                "is not selected): %s",
-                names,
-            )
+        where = (
+            "; kept, unchanged, in ExtraFields"
+            if self.mask[("properties", EXTRA_FIELDS)]
+            else " (not emitted: ExtraFields is not selected)"
+        )
+        self.logger.warning("Nexudus sent fields the schema does not declare%s: %s", where, names)
 
     @override
     def _generate_record_messages(
@@ -511,46 +435,12 @@ class BusinessBackgroundJobsStream(NexudusStream):
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
-        # The bookmark is not the newest record: the listing walk decides, per page, how
-        # far STATE may claim (it holds back where a minute may still be re-read), and
-        # _save_bookmark applies that once per page.
+        # The bookmark is not the newest record: the listing walk claims, per page, how far
+        # STATE may go (it holds back where a minute may still be re-read), state.py's
+        # RunState holds that behind stops and clocks, and _save_bookmark writes it.
         return
 
     def _save_bookmark(self, bookmark: str | None, context: Context | None) -> None:
-        # The walk never moves the bookmark backwards, so the SDK's sort check holds.
-        if bookmark is None:
-            return
-        super()._increment_stream_state({self.replication_key: bookmark}, context=context)
-
-    def _is_bookmark(self, start: datetime | None) -> bool:
-        """True when the run resumes from a bookmark: `start_date` itself is exact, no overlap."""
-        start_date = self.config.get("start_date")
-        return start is not None and (not start_date or start != parse_timestamp(start_date))
-
-    def _start_date_cutoff(self, bookmark: str | None) -> str | None:
-        """`start_date` is exact, unless the bookmark is past it (its minute is re-read)."""
-        start_date = self.config.get("start_date")
-        if not start_date:
-            return None
-        cutoff = normalise_timestamp(str(start_date))
-        if bookmark and cutoff and bookmark >= cutoff:
-            return None
-        return cutoff
-
-
-def _bookmark_before(
-    left_over: list[dict[str, t.Any]], page_bookmark: str | None, saved: str | None
-) -> str | None:
-    """The bookmark after emitting a page's prefix: none past a job left for the next run.
-
-    The next run re-reads from the bookmark's minute (less lookback), so every left-over
-    job is read again; the prefix's versions there are skipped as already delivered.
-    Never behind `saved`, the bookmark STATE already claims.
-    """
-    stamps = [stamp for record in left_over if (stamp := record.get("UpdatedOn"))]
-    candidate = page_bookmark
-    if candidate is not None and stamps:
-        candidate = min(candidate, min(stamps))
-    if candidate is None or (saved is not None and candidate < saved):
-        return saved
-    return candidate
+        # Never backwards (state.py), so the SDK's sort check holds.
+        if bookmark is not None:
+            super()._increment_stream_state({self.replication_key: bookmark}, context=context)

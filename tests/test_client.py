@@ -61,6 +61,20 @@ def test_429_is_treated_like_409(requests_mock) -> None:
     assert arrivals[1] - arrivals[0] >= 1.0
 
 
+def test_a_503_with_retry_after_is_waited_exactly_like_a_throttle(requests_mock) -> None:
+    """The API facts: 409, 429 and 503 alike; a 503 that says when to come back is obeyed."""
+    later = (datetime.now(timezone.utc) + timedelta(seconds=3)).strftime(
+        "%a, %d %b %Y %H:%M:%S GMT"
+    )
+    responses, arrivals = timed(
+        [{"status": 503, "headers": {"Retry-After": later}, "json": {}}, {"status": 200}]
+    )
+    requests_mock.get(MOCK_LISTING, responses)
+
+    assert run_tap(mock_config()).ids == [1, 2]
+    assert arrivals[1] - arrivals[0] >= 2.0  # the HTTP-date, less the second it rounds off
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors_are_retried_then_succeed(requests_mock, status) -> None:
     responses, _ = timed([{"status": status, "json": {}}, {"status": status, "json": {}}, {}])

@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from tap_nexudus_jobs.pacing import GENTLE_HALF_LIFE, RequestPacer, binding_rates
+from tap_nexudus_jobs.pacing import (
+    GENTLE_HALF_LIFE,
+    GENTLE_MAX_FACTOR,
+    PaceLimits,
+    RequestPacer,
+    Slowdown,
+    binding_rates,
+)
 from tap_nexudus_jobs.progress import SyncProgress, format_duration
 
 
@@ -29,6 +36,26 @@ def test_limits_that_can_never_bind_are_dropped() -> None:
     ]
     # No minimum interval at all.
     assert limits(binding_rates([(1, 0), (120, 60_000)])) == [(120, 60_000)]
+
+
+def test_the_spacings_each_limit_allows() -> None:
+    published = PaceLimits(per_minute=120, per_hour=5000, min_interval_ms=110)
+    assert published.minute_spacing == 0.5  # 120 a minute binds, not the 110 ms
+    assert published.nominal_spacing == 0.72  # the hour's 5000 binds in the long run
+    assert published.gentle_base == 0.11  # a slowdown multiplies the shortest spacing
+    assert PaceLimits(per_minute=600, per_hour=100_000, min_interval_ms=0).gentle_base == 0.1
+
+
+def test_a_slowdown_doubles_per_throttle_up_to_its_cap_and_decays_with_calm() -> None:
+    slowdown = Slowdown()
+    assert slowdown.at(0.0) == 1.0
+    for _ in range(6):
+        slowdown = slowdown.after_throttle(100.0)
+    assert (slowdown.at(100.0), slowdown.answers) == (GENTLE_MAX_FACTOR, 6)
+    assert slowdown.at(100.0 + GENTLE_HALF_LIFE) == GENTLE_MAX_FACTOR / 2
+    assert slowdown.at(100.0 + 4 * GENTLE_HALF_LIFE) == 1.0  # 16 halved 4 times: gone
+    # A throttle after calm starts from what is left of the slowdown, not from the cap.
+    assert slowdown.after_throttle(100.0 + 3 * GENTLE_HALF_LIFE).at(190.0) == 4.0
 
 
 class FakeClock:

@@ -12,6 +12,7 @@ from tap_nexudus_jobs.record_clock import (
     MAX_ZONE_LEAD,
     RecordClockCheck,
     RecordClockGuard,
+    after_listing,
     after_records,
     after_response,
     ahead_warning,
@@ -156,3 +157,19 @@ def test_the_guard_holds_the_bookmark_and_warns_once_per_version(
     assert guard.bookmark_after([], ahead["UpdatedOn"], held) == held
     assert len(warnings) == 1
     assert guard.lead_to_keep() == timedelta(0)
+
+
+def test_a_version_held_before_lets_the_bookmark_pass_once_inside_but_shows_no_lead() -> None:
+    # Emitted by an earlier run 10 h ahead; true time has since come within the hour of it.
+    held = job(7, NOW + HOUR - timedelta(minutes=5))
+    start = check(timedelta(0))
+    listed = after_listing(start, [held, job(8, NOW + 9 * HOUR)])
+    assert listed.newest_inside == held["UpdatedOn"]
+    # Listed again, not emitted: the bookmark may stop at it, the lead learns nothing.
+    claim = (NOW + 9 * HOUR).isoformat()
+    assert bounded_bookmark(claim, listed, (NOW - 9 * HOUR).isoformat()) == held["UpdatedOn"]
+    assert listed.seen_lead is None
+    assert lead_to_keep(listed, None) == timedelta(0)
+    # Emitted now, the same version would show a lead of 55 minutes.
+    emitted, ahead = after_records(start, [held])
+    assert (emitted.seen_lead, ahead) == (timedelta(minutes=55), [])

@@ -165,3 +165,28 @@ def test_a_larger_fall_back_needs_a_larger_lookback() -> None:
     assert_nothing_owed(covered, covered.table())
     default = play(runs, jobs=2_000)
     assert default.stale != [], default.table()
+
+
+def test_a_record_clock_ahead_for_good_is_held_with_a_bounded_cost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A record clock 10 h ahead from the second run on, never corrected (a business moved
+    # to another time zone). Its new stamps stay ahead of the record clock's lead, so each
+    # is held: emitted, warned about, read again until true time comes within the lookback
+    # of it. Before, the bookmark stayed where the clock jumped, so every run read, and
+    # STATE kept, every version since: a cost that grew without end (STATE 13 kB after 20
+    # runs and rising by 700 B a run). Now the versions of the last ~9 hours are held.
+    caplog.set_level("WARNING", logger="tap-nexudus-jobs")
+    forever = SandboxFaults(
+        record_clock_jump_at=AHEAD_START + timedelta(minutes=10),
+        record_clock_jump_minutes=600,
+        seed=34,
+    )
+    report = play(hourly_after(forever, (12,) * 20), jobs=500)
+    shown = report.table()
+    assert_nothing_owed(report, shown)
+    sizes = [run.state_bytes for run in report.runs]
+    assert max(sizes[-5:]) <= 1.15 * sizes[-10], shown
+    assert all(r.listing_requests == 1 for r in report.runs[1:]), shown
+    warned = [r.getMessage() for r in caplog.records if "stamped ahead" in r.getMessage()]
+    assert len(warned) >= 19, warned
