@@ -54,9 +54,10 @@ def test_requests_as_a_user_runs_the_tap(tmp_path):
     assert full[7] == "OK"
     password = table_rows(done.stdout, "tap-nexudus-jobs (username/password)")[0]
     assert password[1].endswith(" listing + 1 token") and password[7] == "OK"
-    drift = table_rows(done.stdout, "tap-nexudus-jobs | 1 ")[0]
-    assert drift[8:10] == ["0 missing, 0 stale", "OK"]
-    assert "- dlt: not installed" in done.stdout
+    drift = [row for row in table_rows(done.stdout, "tap-nexudus-jobs ") if row[1] == "1"]
+    assert drift[0][0] == "tap-nexudus-jobs" and drift[0][8:10] == ["0 missing, 0 stale", "OK"]
+    # Each peer: its versions when installed, else that --install 0 skipped it.
+    assert "- tap-rest-api-msdk: " in done.stdout and "- dlt: " in done.stdout
     assert output.read_text(encoding="utf-8").count("| tap-nexudus-jobs") == 3
 
 
