@@ -1,20 +1,34 @@
-"""Wall time at the rate limits (sections 2 and 2b of benchmarks/README.md).
+"""Wall time and 409s at the rate limits (sections 2, 2b and 5c of benchmarks/README.md).
 
-    .venv/bin/python -m benchmarks pacing [--quick] [--n 30000] [--repeats 2]
+    .venv/bin/python -m benchmarks pacing [--quick] [--n 30000] [--repeats 2] [--install 0]
 
 2: the sandbox enforces the published 1 request per 100 ms (the minute limit scaled up so
-the 100 ms rule binds); wall and request span against answered requests x 100 ms, for the
-listing and for ``include_result_data``. 2b: the published limits unscaled, the tap at
-its defaults; the request span against the least time the sliding windows allow.
+it binds); wall and request span against answered requests x 100 ms. 2b: the published
+limits, the tap at its defaults, against the least time the sliding windows allow. 5c: the
+published limits, every client at its defaults: 409s, and whether it finished.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+from statistics import median
 
-from benchmarks.clients import OurTap, default_interval_ms
-from benchmarks.common import RequestCounts, RunResult, Sandbox, md_table, median, ratio, seconds
-from benchmarks.harness import Report, Size, run_client, script_main, status_note, verdict
+from benchmarks.clients import OUR_TAP, PEER_SIZES, Client, peers, run_client
+from benchmarks.harness import (
+    Report,
+    Run,
+    SandboxProcess,
+    Size,
+    loss,
+    md_table,
+    ratio,
+    script_main,
+    seconds,
+    verdict,
+)
+from tap_nexudus_jobs.nexudus_api import PUBLISHED_LIMITS
+from tap_nexudus_jobs.tap import TapNexudusJobs
 
 SIZES = {
     "n": Size(30_000, 2_000, "jobs for the listing run"),
@@ -24,121 +38,111 @@ SIZES = {
     "result_n": Size(200, 20, "jobs for the include_result_data run"),
     "result_latency_ms": Size(300.0, 300.0, "the sandbox's latency with include_result_data"),
     "default_n": Size(18_000, 2_000, "jobs for 2b (above 12,000 the minute limit binds)"),
+    "limit_n": Size(10_000, 2_000, "jobs for 5c"),
+    "limit_page_sizes": Size([1000, 100], [100], "page sizes of 5c"),
+    **PEER_SIZES,
 }
-NEXUDUS_INTERVAL = 0.1  # seconds: the published 1 request per 100 ms
-PUBLISHED_LIMITS = {"limit_per_100ms": 1, "limit_per_minute": 120, "limit_per_hour": 5000}
+INTERVAL = 0.1  # seconds: the published 1 request per 100 ms
 SCALED_LIMITS = {"limit_per_100ms": 1, "limit_per_minute": 600, "limit_per_hour": 36000}
 SCALED_TAP = {"requests_per_minute": 600, "requests_per_hour": 36000}
-HEADERS = [
-    "run",
-    "requests",
-    "409s",
-    "minimum",
-    "wall",
-    "wall / min",
-    "span",
-    "span / min",
-    "arrival gap min / median",
-    "verdict (0 409s)",
-]
 
 
-def pacing_row(name: str, result: RunResult, log: RequestCounts) -> list[str]:
-    """Wall time against requests / allowed rate."""
-    # The work needed: requests that were answered (a 409'd one is sent again).
-    minimum = (log.total - log.throttled) * NEXUDUS_INTERVAL
-    gaps = log.arrival_gaps_ms()
+def pacing_row(name: str, run: Run) -> list[str]:
+    """Wall time against answered requests x 100 ms (a 409'd request is sent again)."""
+    minimum = (len(run.log) - run.throttled) * INTERVAL
+    starts = sorted(e.started_at for e in run.log)
+    ends = [e.finished_at for e in run.log if e.finished_at is not None]
+    span = max(ends, default=0.0) - min(starts, default=0.0)
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(starts)]
     gap_text = f"{min(gaps):.1f} / {median(gaps):.1f} ms" if gaps else "n/a"
-    return [
-        name,
-        log.describe(),
-        str(log.throttled),
-        seconds(minimum),
-        seconds(result.wall),
-        ratio(result.wall, minimum),
-        seconds(log.span()),
-        ratio(log.span(), minimum),
-        gap_text,
-        verdict(log.throttled == 0 and result.ok) + status_note(result),
-    ]
+    cells = [name, run.describe(), str(run.throttled), seconds(minimum), seconds(run.wall)]
+    cells += [ratio(run.wall, minimum), seconds(span), ratio(span, minimum), gap_text]
+    return [*cells, verdict(run.throttled == 0 and run.ok) + run.note()]
 
 
-def scenarios(args: argparse.Namespace) -> list[tuple[str, OurTap, int, int, float]]:
-    """(name, client, jobs, page size, latency) of section 2."""
-    listing = f"listing: N={args.n:,}, page_size {args.page_size}, latency {args.latency_ms:.0f} ms"
-    result = f"include_result_data: N={args.result_n}, latency {args.result_latency_ms:.0f} ms"
-    with_results = OurTap(settings={**SCALED_TAP, "include_result_data": True})
-    return [
-        (listing, OurTap(settings=SCALED_TAP), args.n, args.page_size, args.latency_ms),
-        (result, with_results, args.result_n, 1000, args.result_latency_ms),
-    ]
-
-
-def bench_pacing(args: argparse.Namespace, report: Report) -> None:
+def wall_time(args: argparse.Namespace, report: Report) -> None:
     """2: wall time under the scaled published limits, and 409s provoked."""
+    results = Client(OUR_TAP.name, settings={**SCALED_TAP, "include_result_data": True})
+    scenarios = [
+        (f"listing: N={args.n:,}, page_size {args.page_size}, latency {args.latency_ms:.0f} ms",
+         Client(OUR_TAP.name, settings=SCALED_TAP), args.n, args.page_size, args.latency_ms),
+        (f"include_result_data: N={args.result_n}, latency {args.result_latency_ms:.0f} ms",
+         results, args.result_n, 1000, args.result_latency_ms),
+    ]  # fmt: skip
     rows = []
-    for name, client, n, page_size, latency in scenarios(args):
+    for name, client, n, page_size, latency in scenarios:
         for attempt in range(1, args.repeats + 1):
-            with Sandbox(n, {**SCALED_LIMITS, "latency_ms": latency}) as sandbox:
-                result, log = run_client(
-                    client, sandbox, f"pacing-{n}-{attempt}", page_size=page_size
-                )
+            with SandboxProcess(n, {**SCALED_LIMITS, "latency_ms": latency}) as sandbox:
+                run = run_client(client, sandbox, f"pacing-{n}-{attempt}", page_size)
             suffix = f" (run {attempt} of {args.repeats})" if args.repeats > 1 else ""
-            rows.append(pacing_row(name + suffix, result, log))
-    interval = default_interval_ms() or 0.0
+            rows.append(pacing_row(name + suffix, run))
+    interval = TapNexudusJobs.config_jsonschema["properties"]["min_request_interval_ms"]["default"]
+    headers = "run | requests | 409s | minimum | wall | wall / min | span | span / min | arrival "
+    headers += "gap min / median | verdict (0 409s)"
     report.add(
         "### 2. Wall time against the rate limit\n\n"
         "Sandbox enforces `limit_per_100ms=1, limit_per_minute=600` (the published 1 per "
-        "100 ms; the minute limit scaled up 5x so a run of a few hundred requests is "
-        "bound by the 100 ms rule), tap configured `requests_per_minute: 600`. Theoretical "
-        "minimum = answered requests x 100 ms. *wall* is the tap process (including ~1-2 s of "
-        "Python start-up and SDK import); *span* is first request to last answer in the "
-        f"sandbox's log. The tap's default `min_request_interval_ms` is {interval:.0f} ms, "
-        f"so the best span / min it can reach is about {interval / 100:.2f}x.\n\n"
-        + md_table(HEADERS, rows)
+        "100 ms; the minute limit scaled up 5x so the 100 ms rule binds), tap configured "
+        "`requests_per_minute: 600`. Minimum = answered requests x 100 ms. *wall* is the "
+        "tap process (with ~1-2 s of start-up); *span* is first request to last answer in "
+        f"the sandbox's log. The tap's default `min_request_interval_ms` is {interval:.0f} "
+        f"ms, so the best span / min it can reach is about {interval / 100:.2f}x.\n\n"
+        + md_table(headers, rows)
     )
 
 
 def published_minimum(requests: int) -> float:
-    """The least time the published sliding windows allow for `requests` (first at 0 s).
-
-    Up to 120 requests may go 100 ms apart; request k+120 can start no earlier than 60 s
-    after request k (the hour's 5,000 never binds below 5,000 requests).
-    """
+    """The least time the published sliding windows allow for ``requests`` (first at 0 s):
+    120 may go 100 ms apart; request k+120 starts no earlier than 60 s after request k."""
     windows, rest = divmod(requests - 1, 120)
-    return windows * 60.0 + rest * NEXUDUS_INTERVAL
+    return windows * 60.0 + rest * INTERVAL
 
 
-def bench_default_regime(args: argparse.Namespace, report: Report) -> None:
+def default_regime(args: argparse.Namespace, report: Report) -> None:
     """2b: the published limits on the server, the tap at its defaults."""
-    n, page_size, latency = args.default_n, 100, args.latency_ms
-    with Sandbox(n, {**PUBLISHED_LIMITS, "latency_ms": latency}) as sandbox:
-        result, log = run_client(OurTap(settings={}), sandbox, f"default-{n}", page_size=page_size)
-    minimum = published_minimum(log.total - log.throttled)
-    starts = sorted(e.started for e in log.entries)
+    n, latency = args.default_n, args.latency_ms
+    with SandboxProcess(n, {**PUBLISHED_LIMITS, "latency_ms": latency}) as sandbox:
+        run = run_client(OUR_TAP, sandbox, f"default-{n}", 100, collect=False)
+    minimum = published_minimum(len(run.log) - run.throttled)
+    starts = sorted(e.started_at for e in run.log)
     span = starts[-1] - starts[0] if starts else 0.0
-    row = [
-        f"listing: N={n:,}, page_size {page_size}, latency {latency:.0f} ms, tap defaults",
-        log.describe(),
-        str(log.throttled),
-        seconds(minimum),
-        seconds(span),
-        ratio(span, minimum),
-        verdict(log.throttled == 0 and result.ok) + status_note(result),
-    ]
+    row = [f"listing: N={n:,}, page_size 100, latency {latency:.0f} ms, tap defaults"]
+    row += [run.describe(), str(run.throttled), seconds(minimum), seconds(span)]
+    row += [ratio(span, minimum), verdict(run.throttled == 0 and run.ok) + run.note()]
     report.add(
         "#### 2b. The default regime: 120 per minute binds\n\n"
         "Sandbox enforces the published limits unscaled (1 per 100 ms, 120 per minute, "
         "5,000 per hour); the tap runs with its default settings. *Minimum* = the least "
-        "time those sliding windows allow between the first and the last request "
-        "(120 requests 100 ms apart, then each one 60 s after the request 120 before it); "
-        "*span* = first to last request arrival in the sandbox's log.\n\n"
-        + md_table(
-            ["run", "requests", "409s", "minimum", "span", "span / min", "verdict (0 409s)"], [row]
-        )
+        "time those sliding windows allow between the first and the last request; *span* = "
+        "first to last request arrival in the sandbox's log.\n\n"
+        + md_table("run | requests | 409s | minimum | span | span / min | verdict", [row])
+    )
+
+
+def peers_at_limits(args: argparse.Namespace, report: Report) -> None:
+    """5c: one run per client and page size under the published limits, at its defaults."""
+    ready, versions = peers(args.install)
+    rows = []
+    for page_size in args.limit_page_sizes:
+        for client in [OUR_TAP, *ready]:
+            with SandboxProcess(args.limit_n, PUBLISHED_LIMITS) as sandbox:
+                served = sandbox.current_versions()
+                label = f"limits-{client.name}-{page_size}"
+                run = run_client(client, sandbox, label, page_size, timeout=300)
+            lost = loss(served, run.emitted).total
+            done = "yes" if run.ok else f"no: {run.failure()}"
+            cells = [client.name, str(page_size), run.describe(), str(run.throttled), done]
+            rows.append([*cells, f"{run.records:,} ({lost} lost)", seconds(run.wall)])
+    report.add(
+        f"#### 5c. Published limits enforced (1 per 100 ms, 120 per minute, 5000 per hour), "
+        f"N={args.limit_n:,}, each client with its default settings\n\nPeers:\n"
+        + "\n".join(versions)
+        + "\n\n"
+        + md_table("client | page size | requests | 409s | completed | records | wall", rows)
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Sections 2 and 2b."""
-    return script_main("pacing", __doc__ or "", SIZES, [bench_pacing, bench_default_regime], argv)
+    """Sections 2, 2b and 5c."""
+    sections = [wall_time, default_regime, peers_at_limits]
+    return script_main("pacing", __doc__ or "", SIZES, sections, argv)

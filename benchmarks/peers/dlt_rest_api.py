@@ -3,14 +3,11 @@
     benchmarks/.venvs/dlt/bin/python benchmarks/peers/dlt_rest_api.py \
         --config benchmarks/peers/dlt_rest_api.json --api-url URL --pipelines-dir DIR
 
-The source is built from the JSON config (``rest_api_source``); the pipeline keeps its
-incremental state in ``--pipelines-dir``, so a second run with the same directory is
-incremental. ``--mode extract`` stops after dlt's extract step (records written to dlt's
-local storage); ``--mode run`` also normalizes and loads into DuckDB.
-
-``--emit records`` prints each record the resource yields *after* dlt's incremental
-filter as a Singer-style RECORD line on stdout, so the harness can check for lost
-records; ``--emit none`` prints only a final ``{"type": "SUMMARY", "records": n}``.
+The pipeline keeps its incremental state in ``--pipelines-dir`` (a second run there is
+incremental). ``--mode extract`` stops after dlt's extract step; ``run`` also normalizes
+and loads into DuckDB. ``--emit records`` prints each record that passes dlt's incremental
+filter as a RECORD line, for the lost-record checks; ``none`` only a final
+``{"type": "SUMMARY", "records": n}``.
 """
 
 from __future__ import annotations
@@ -34,31 +31,20 @@ class AfterIncremental(MapItem):  # type: ignore[misc]
     placement_affinity = 1.5
 
 
-def load_config(path: Path, api_url: str, token: str, page_size: int) -> dict[str, Any]:
-    """The JSON config with its placeholders filled in."""
-    text = path.read_text(encoding="utf-8")
-    text = text.replace('"__PAGE_SIZE__"', str(page_size))
-    text = text.replace("__API_URL__", api_url).replace("__ACCESS_TOKEN__", token)
-    config: dict[str, Any] = json.loads(text)
-    return config
-
-
 def main() -> int:
     """Build the source, run the pipeline, report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--api-url", required=True)
-    parser.add_argument("--access-token", default="sandbox-token")
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--pipelines-dir", type=Path, required=True)
-    parser.add_argument("--pipeline-name", default="nexudus_jobs")
     parser.add_argument("--mode", choices=["extract", "run"], default="extract")
     parser.add_argument("--emit", choices=["records", "none"], default="records")
     args = parser.parse_args()
 
-    source = rest_api_source(
-        load_config(args.config, args.api_url, args.access_token, args.page_size)
-    )
+    text = args.config.read_text(encoding="utf-8").replace('"__PAGE_SIZE__"', str(args.page_size))
+    text = text.replace("__API_URL__", args.api_url).replace("__ACCESS_TOKEN__", "sandbox-token")
+    source = rest_api_source(json.loads(text))
     count = 0
     write = sys.stdout.write
 
@@ -71,7 +57,7 @@ def main() -> int:
 
     source.resources[STREAM].add_step(AfterIncremental(emit))
     pipeline = dlt.pipeline(
-        pipeline_name=args.pipeline_name,
+        pipeline_name="nexudus_jobs",
         pipelines_dir=str(args.pipelines_dir),
         destination=dlt.destinations.duckdb(str(args.pipelines_dir / "jobs.duckdb")),
         dataset_name="nexudus",

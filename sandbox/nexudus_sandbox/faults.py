@@ -436,7 +436,7 @@ class SandboxFaults:
         """An instant knob as an aware datetime (None stays None), set back on the field."""
         raw: object = getattr(self, name)
         if isinstance(raw, str):
-            # Faults given as JSON (benchmarks/sandbox_proc.py) name the instant in ISO 8601.
+            # Faults given as JSON (benchmarks.harness.SandboxProcess) name the instant in ISO 8601.
             try:
                 raw = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             except ValueError:

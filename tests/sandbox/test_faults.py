@@ -848,7 +848,7 @@ def test_new_knobs_reject_bad_values(bad: dict[str, Any]) -> None:
 
 
 def test_record_clock_jump_at_may_be_given_as_iso_text() -> None:
-    # For faults given as JSON (benchmarks/sandbox_proc.py).
+    # For faults given as JSON (benchmarks.harness.SandboxProcess).
     faults = SandboxFaults(
         record_clock_jump_at="2026-10-25T01:00:00Z",  # type: ignore[arg-type]
         record_clock_jump_minutes=-60,
