@@ -37,10 +37,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 
 from tap_nexudus_jobs.errors import StalledBookmarkError
-from tap_nexudus_jobs.timestamps import parse_timestamp
+from tap_nexudus_jobs.timestamps import http_date, parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -65,13 +64,7 @@ def host_clock() -> datetime:
 
 def date_header_time(value: str | None) -> datetime | None:
     """A response's `Date` header as an aware instant; None if missing or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return http_date(value)
 
 
 @dataclass(frozen=True)
@@ -133,12 +126,11 @@ def after_listing(check: RecordClockCheck, records: Iterable[Record]) -> RecordC
     bound, newest = check.bound, check.newest_inside
     if bound is None:
         return check
+    newest_at = _instant(newest)
     for record in records:
         instant = _instant(record.get("UpdatedOn"))
-        if instant is None or instant > bound:
-            continue
-        if newest is None or instant > parse_timestamp(newest):
-            newest = record["UpdatedOn"]
+        if instant is not None and instant <= bound and (newest_at is None or instant > newest_at):
+            newest, newest_at = record["UpdatedOn"], instant
     return replace(check, newest_inside=newest)
 
 

@@ -28,7 +28,6 @@ import time
 import typing as t
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -45,6 +44,7 @@ from tap_nexudus_jobs.errors import (
     NexudusTapError,
 )
 from tap_nexudus_jobs.nexudus_api import THROTTLE_STATUSES
+from tap_nexudus_jobs.timestamps import http_date
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,9 +120,8 @@ def retry_after_seconds(response: requests.Response, now: datetime | None = None
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = http_date(value)
+    if when is None:
         return DEFAULT_RETRY_AFTER
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 

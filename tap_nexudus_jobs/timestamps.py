@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 # Nexudus range filters take `YYYY-MM-DDTHH:mm`: minute precision, inclusive.
 FILTER_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
@@ -104,3 +105,15 @@ def filter_minute(value: datetime, *, minus_minutes: int = 0) -> str:
     return (floor_to_minute(value) - timedelta(minutes=minus_minutes)).strftime(
         FILTER_MINUTE_FORMAT
     )
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP-date (a `Date` or `Retry-After` header) as an aware instant; None if missing
+    or unreadable. `-0000` (no zone said) is UTC, as HTTP-dates always are."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -274,6 +274,8 @@ def test_other_answers_are_not_the_policys_business() -> None:
         ({"Retry-After": " 0.5 "}, 0.5),
         ({"Retry-After": "Fri, 15 Jan 2027 08:00:30 GMT"}, 30.0),
         ({"Retry-After": "Fri, 15 Jan 2027 07:59:00 GMT"}, 0.0),
+        # `-0000` (no zone said) is still UTC: it raised a TypeError (naive minus aware).
+        ({"Retry-After": "Fri, 15 Jan 2027 08:00:30 -0000"}, 30.0),
         ({"Retry-After": "-5"}, 0.0),
         ({"Retry-After": "soon"}, retries.DEFAULT_RETRY_AFTER),
         ({}, retries.DEFAULT_RETRY_AFTER),
