@@ -73,19 +73,11 @@ _SDK_KEYS = frozenset(
         "replication_key_signpost",
     }
 )
-_PARTITION_KEYS = _SDK_KEYS | {
-    "context",
-    DELIVERED_STATE_KEY,
-    RECORD_CLOCK_STATE_KEY,
-    MISSING_STATE_KEY,
-}
-_STREAM_KEYS = _SDK_KEYS | {
-    "partitions",
-    DELIVERED_STATE_KEY,
-    HOUR_STATE_KEY,
-    RECORD_CLOCK_STATE_KEY,
-    MISSING_STATE_KEY,
-}
+# What the tap keeps beside each bookmark, the stream's and each partition's alike.
+_HOLDER_KEYS = _SDK_KEYS | {DELIVERED_STATE_KEY, RECORD_CLOCK_STATE_KEY, MISSING_STATE_KEY}
+_PARTITION_KEYS = _HOLDER_KEYS | {"context"}
+# The hour belongs to the account, so only the stream keeps it.
+_STREAM_KEYS = _HOLDER_KEYS | {"partitions", HOUR_STATE_KEY}
 # Singer's top level: `currently_syncing` is part of the spec, though this SDK never writes it.
 _TOP_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
@@ -323,10 +315,7 @@ def _check_stream(
 ) -> None:
     stream_state = _object(value, key)
     _known_keys(stream_state, _STREAM_KEYS, key)
-    _check_bookmark(stream_state, key, replication_key)
-    _check_delivered(stream_state, key)
-    _check_record_clock(stream_state, key)
-    _check_missing(stream_state, key)
+    _check_holder(stream_state, key, replication_key)
     _check_hour(stream_state.get(HOUR_STATE_KEY), f"{key}.{HOUR_STATE_KEY}")
     partitions = stream_state.get("partitions", [])
     if not isinstance(partitions, list):
@@ -353,10 +342,15 @@ def _check_partition(
     if business_id not in business_ids:
         listed = ", ".join(str(b) for b in business_ids)
         _fail(f"{key}.context", context, f"names a business not in 'business_ids' ({listed})")
-    _check_bookmark(partition, key, replication_key)
-    _check_delivered(partition, key)
-    _check_record_clock(partition, key)
-    _check_missing(partition, key)
+    _check_holder(partition, key, replication_key)
+
+
+def _check_holder(holder: dict[str, t.Any], key: str, replication_key: str) -> None:
+    """What the stream and each partition keep alike: the bookmark and what goes with it."""
+    _check_bookmark(holder, key, replication_key)
+    _check_delivered(holder, key)
+    _check_record_clock(holder, key)
+    _check_missing(holder, key)
 
 
 def _check_bookmark(holder: dict[str, t.Any], key: str, replication_key: str) -> None:
